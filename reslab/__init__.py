@@ -1,0 +1,20 @@
+"""reslab: a course and reproduction kit for deep residual networks.
+
+The public API that notebooks and the CLI use::
+
+    import reslab
+    model = reslab.build_model("resnet56")           # every name: reslab.list_models()
+    reslab.count_params(model), reslab.count_macs(model, (1, 3, 32, 32))
+"""
+from reslab.analysis import count_macs, count_params
+from reslab.models import (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck,
+                           ProjectionShortcut, StochasticDepth, ZeroPadShortcut, build_model,
+                           list_models, make_shortcut, msra_init)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "build_model", "list_models", "count_params", "count_macs", "BasicBlock", "Bottleneck",
+    "PreActBlock", "PreActBottleneck", "StochasticDepth", "ZeroPadShortcut",
+    "ProjectionShortcut", "make_shortcut", "msra_init",
+]

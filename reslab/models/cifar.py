@@ -1,0 +1,72 @@
+"""The CIFAR-10 plain and residual networks of He et al. 2016, Sec. 4.2.
+
+A 3x3 conv with 16 filters, then 3 stages of ``n`` blocks on 32x32, 16x16 and 8x8 maps with
+16, 32 and 64 filters (stride-2 convs downsample), global average pooling and a 10-way fc:
+``6n + 2`` weighted layers. With bottleneck blocks (widths 16/32/64, outputs 64/128/256) a
+stage block has 3 layers, so ``9n + 2``.
+
+Parameter counts, option A, 10 classes (He et al. Table 6 rounds them):
+
+====== ===== ============
+depth    n   parameters
+====== ===== ============
+20       3       269,722
+32       5       464,154
+44       7       658,586
+56       9       853,018
+110     18     1,727,962
+1202   200    19,421,274
+====== ===== ============
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import nn
+
+from reslab.models.blocks import BasicBlock, Bottleneck, conv3x3
+from reslab.models.network import (StagedNet, blocks_per_stage, classifier, make_stages,
+                                   msra_init)
+from reslab.models.options import check_choice
+
+BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
+
+
+def post_activation_stem(in_channels: int, out_channels: int = 16) -> nn.Sequential:
+    """The first layer of He et al.'s CIFAR nets: 3x3 conv, BN, ReLU."""
+    return nn.Sequential(conv3x3(in_channels, out_channels), nn.BatchNorm2d(out_channels),
+                         nn.ReLU(inplace=True))
+
+
+def cifar_blocks_per_stage(depth: int, block: str = "basic", plain: bool = False) -> int:
+    """``n`` for a CIFAR net of ``depth`` layers: 6n+2 (basic) or 9n+2 (bottleneck)."""
+    check_choice("block", block, BLOCKS)
+    what = f"CIFAR {'plain net' if plain else 'ResNet'} ({block} blocks)"
+    return blocks_per_stage(depth, 2 if block == "basic" else 3, 2, what)
+
+
+class CifarResNet(StagedNet):
+    """He et al. 2016, Sec. 4.2: plain (``shortcut=None``) or residual CIFAR nets.
+
+    Args:
+        depth: ``6n + 2`` for basic blocks, ``9n + 2`` for bottlenecks.
+        shortcut: "A" (the paper's choice on CIFAR), "B", "C", or ``None`` for a plain net.
+        block: "basic" or "bottleneck".
+        num_classes, in_channels: classifier outputs and image channels (1 for Fashion-MNIST).
+        widths: filters of the three stages (the bottleneck width for bottleneck blocks).
+        input_size: the square image size ``forward`` accepts (``None``: any).
+        stochastic_depth: ``p_L`` of the linear-decay rule, or ``None`` (off).
+    """
+
+    def __init__(self, depth: int = 20, shortcut: str | None = "A", block: str = "basic",
+                 num_classes: int = 10, in_channels: int = 3,
+                 widths: Sequence[int] = (16, 32, 64), input_size: int | None = 32,
+                 stochastic_depth: float | None = None) -> None:
+        n = cifar_blocks_per_stage(depth, block, plain=shortcut is None)
+        block_cls = BLOCKS[block]
+        stages, channels = make_stages(block_cls, [n] * 3, widths, widths[0], (1, 2, 2),
+                                       stochastic_depth, shortcut=shortcut)
+        super().__init__(post_activation_stem(in_channels, widths[0]), stages,
+                         classifier(channels, num_classes), in_channels, input_size)
+        self.depth = depth
+        msra_init(self)

@@ -1,0 +1,128 @@
+"""Model names -> builders: :func:`build_model` and :func:`list_models`.
+
+Every name a notebook or the CLI accepts is registered here, with the options fixed by the
+name (``resnet56`` fixes ``depth=56``); the rest of the builder's arguments are the options a
+caller may pass. Bad names, depths and options become one-line ``ValueError``s.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from reslab.models.cifar import CifarResNet
+from reslab.models.imagenet import ImageNetResNet
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One registered name: its builder, the arguments the name fixes, and its source."""
+
+    name: str
+    builder: Callable[..., nn.Module]
+    fixed: dict[str, Any] = field(default_factory=dict)
+    family: str = "cifar"
+    paper: str = "He et al. 2016"
+    listed: bool = True  # False for generic names such as "resnet" that take depth=
+
+    def options(self) -> list[str]:
+        """The keyword arguments a caller may still pass."""
+        params = inspect.signature(self.builder).parameters
+        return [p for p in params if p not in self.fixed and p != "self"]
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+# CIFAR names whose depth is read from the name, for depths that are not registered.
+_CIFAR_PATTERN = re.compile(r"^(plain|resnet)(\d+)$")
+
+
+def register(name: str, builder: Callable[..., nn.Module], family: str, paper: str,
+             listed: bool = True, **fixed: Any) -> None:
+    """Add ``name`` to the registry (used by each family's module and by extensions)."""
+    _REGISTRY[name] = ModelSpec(name, builder, fixed, family, paper, listed)
+
+
+def _register_he2016() -> None:
+    for depth in (20, 32, 44, 56, 110):
+        register(f"plain{depth}", CifarResNet, "cifar", "He et al. 2016, Sec. 4.2",
+                 depth=depth, shortcut=None)
+    for depth in (20, 32, 44, 56, 110, 1202):
+        register(f"resnet{depth}", CifarResNet, "cifar", "He et al. 2016, Sec. 4.2",
+                 depth=depth)
+    register("plain", CifarResNet, "cifar", "He et al. 2016, Sec. 4.2", listed=False,
+             shortcut=None)
+    register("resnet", CifarResNet, "cifar", "He et al. 2016, Sec. 4.2", listed=False)
+    for depth in (18, 34):
+        register(f"plain{depth}", ImageNetResNet, "imagenet", "He et al. 2016, Table 1",
+                 depth=depth, shortcut=None)
+    for depth in (18, 34, 50, 101, 152):
+        register(f"resnet{depth}", ImageNetResNet, "imagenet", "He et al. 2016, Table 1",
+                 depth=depth)
+
+
+_register_he2016()
+
+
+def list_models(family: str | None = None) -> list[str]:
+    """Every registered model name (of one ``family``: "cifar", "imagenet", ...), sorted.
+
+    Generic names that take ``depth=`` ("plain", "resnet", ...) are accepted by
+    :func:`build_model` but not listed.
+    """
+    families = list(dict.fromkeys(s.family for s in _REGISTRY.values()))
+    specs = [s for s in _REGISTRY.values()
+             if s.listed and (family is None or s.family == family)]
+    specs.sort(key=lambda s: (families.index(s.family), _natural_key(s.name)))
+    return [s.name for s in specs]
+
+
+def model_spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` for ``name``; CIFAR depths not registered come from the name."""
+    key = name.lower() if isinstance(name, str) else name
+    if key in _REGISTRY:
+        return _REGISTRY[key]
+    match = _CIFAR_PATTERN.match(key) if isinstance(key, str) else None
+    if match:
+        base = _REGISTRY[match.group(1)]
+        return ModelSpec(key, base.builder, {**base.fixed, "depth": int(match.group(2))},
+                         base.family, base.paper, listed=False)
+    close = difflib.get_close_matches(str(name).lower(), list(_REGISTRY), n=5, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}?" if close else "see reslab.list_models()"
+    raise ValueError(f"unknown model {name!r}: {hint}")
+
+
+def build_model(name: str, **options: Any) -> nn.Module:
+    """Build the model called ``name`` (see :func:`list_models`) with keyword ``options``.
+
+    >>> model = build_model("resnet56", shortcut="B")
+    >>> model = build_model("resnet", depth=38)            # any 6n+2 depth
+    >>> model = build_model("resnet20", in_channels=1)     # Fashion-MNIST
+    """
+    spec = model_spec(name)
+    allowed = spec.options()
+    for key, value in options.items():
+        if key not in allowed:
+            fixed = f" ({name} fixes {key}={spec.fixed[key]!r})" if key in spec.fixed else ""
+            raise ValueError(f"unknown option {key!r} for {name}{fixed}; valid options: "
+                             f"{', '.join(allowed)}")
+        _check_count(key, value)
+    model = spec.builder(**spec.fixed, **options)
+    model.reslab_name = spec.name
+    return model
+
+
+def _check_count(key: str, value: Any) -> None:
+    """Whole-number options must be positive whole numbers."""
+    if key in ("num_classes", "in_channels", "widen_factor") or (
+            key == "input_size" and value is not None):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{key} must be a positive whole number (got {value!r})")
+
+
+def _natural_key(name: str) -> tuple:
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))

@@ -1,0 +1,52 @@
+"""The papers' numbers, as data (transcribed from ``shared/papers/SPEC.md``).
+
+Tests check the models against these; notebooks draw them beside the reader's own runs.
+Errors and accuracies are percentages. ``source`` strings say which table or figure.
+"""
+from __future__ import annotations
+
+# He et al. 2016 -- CIFAR-10 nets, option A, 10 classes: exact parameter counts.
+CIFAR_PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962,
+                1202: 19_421_274}
+OPTION_B_EXTRA_PARAMS = 2_752  # two 1x1 conv + BN projections (16->32, 32->64)
+CIFAR100_EXTRA_PARAMS = 5_850  # 90 more classifier outputs: 90 * (64 + 1)
+
+# He et al. 2016, Table 6: CIFAR-10 test error (%), ResNets with option A.
+TABLE6_ERROR = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56": 6.97,
+                "resnet110": 6.43, "resnet1202": 7.93}
+TABLE6_SOURCE = "He et al. 2016, Table 6 (CIFAR-10 test error, %)"
+
+# Plain vs residual CIFAR-10 accuracy (%) from a 2016 reproduction (Gelda et al., Table I).
+GELDA_ACCURACY = {
+    "plain": {20: 90.61, 32: 88.22, 44: 87.49, 56: 85.81, 110: 9.98},
+    "resnet": {20: 91.53, 32: 92.66, 44: 92.20, 56: 92.30, 110: 93.59},
+    "resresnet": {20: 90.05, 32: 88.32, 44: 88.82, 56: 86.03, 110: 90.89},
+}
+GELDA_SOURCE = "Gelda et al. 2016 reproduction (CIFAR-10 accuracy, %)"
+
+# He et al. 2016, Table 1 / SPEC.md: ImageNet nets. MACs measured with flop_counter on
+# 1x3x224x224 (paper layout / torchvision layout); paper_flops is Table 1's rounded figure.
+IMAGENET = {
+    "resnet18": {"params": 11_689_512, "paper_flops": 1.8e9, "macs_paper": 1.814e9,
+                 "macs_torchvision": 1.814e9},
+    "resnet34": {"params": 21_797_672, "paper_flops": 3.6e9, "macs_paper": 3.664e9,
+                 "macs_torchvision": 3.664e9},
+    "resnet50": {"params": 25_557_032, "paper_flops": 3.8e9, "macs_paper": 3.858e9,
+                 "macs_torchvision": 4.089e9},
+    "resnet101": {"params": 44_549_160, "paper_flops": 7.6e9, "macs_paper": 7.570e9,
+                  "macs_torchvision": 7.801e9},
+    "resnet152": {"params": 60_192_808, "paper_flops": 11.3e9, "macs_paper": 11.282e9,
+                  "macs_torchvision": 11.514e9},
+}
+
+# He et al. 2016, Table 3: ImageNet validation error (%), 10-crop testing (top-1, top-5).
+TABLE3_ERROR = {"plain-34": (28.54, 10.02), "ResNet-34 A": (25.03, 7.76),
+                "ResNet-34 B": (24.52, 7.46), "ResNet-34 C": (24.19, 7.40),
+                "ResNet-50": (22.85, 6.71), "ResNet-101": (21.75, 6.05),
+                "ResNet-152": (21.43, 5.71)}
+TABLE3_SOURCE = "He et al. 2016, Table 3 (ImageNet val error, %, 10-crop)"
+
+# He et al. 2016, Sec. 4.2: the CIFAR-10 training recipe.
+CIFAR_RECIPE = {"optimizer": "SGD", "momentum": 0.9, "weight_decay": 1e-4, "batch_size": 128,
+                "lr": 0.1, "milestones": (32_000, 48_000), "iterations": 64_000,
+                "warmup_lr": 0.01, "warmup_until_train_error": 0.80}
