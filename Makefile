@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 .PHONY: demo test install install-test system-packages
 
 demo: install
-	$(PY) -m reslab models
+	$(PY) -m reslab demo
 
 test: install-test
 	$(PY) -m pytest

@@ -5,16 +5,22 @@ The public API that notebooks and the CLI use::
     import reslab
     model = reslab.build_model("resnet56")           # every name: reslab.list_models()
     reslab.count_params(model), reslab.count_macs(model, (1, 3, 32, 32))
+    history = reslab.train("resnet20", dataset="cifar10-jpeg", budget="quick")
 """
 from reslab.analysis import count_macs, count_params
+from reslab.budget import Budget, get_budget
+from reslab.history import History
 from reslab.models import (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck,
                            ProjectionShortcut, StochasticDepth, ZeroPadShortcut, build_model,
                            list_models, make_shortcut, msra_init)
 
+from reslab.trainer import TrainConfig, sweep, train
+
 __version__ = "0.1.0"
 
 __all__ = [
-    "build_model", "list_models", "count_params", "count_macs", "BasicBlock", "Bottleneck",
+    "build_model", "list_models", "count_params", "count_macs", "train", "sweep",
+    "TrainConfig", "History", "Budget", "get_budget", "BasicBlock", "Bottleneck",
     "PreActBlock", "PreActBottleneck", "StochasticDepth", "ZeroPadShortcut",
     "ProjectionShortcut", "make_shortcut", "msra_init",
 ]

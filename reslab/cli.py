@@ -1,4 +1,4 @@
-"""The command line: ``python -m reslab {models,train,demo,...}``.
+"""The command line: ``python -m reslab {demo,train,models,data}``.
 
 Every bad argument ends with exit code 2 and one line on stderr saying what is wrong.
 """
@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from collections.abc import Sequence
+from pathlib import Path
 
 
 class _Parser(argparse.ArgumentParser):
@@ -14,6 +16,39 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def _model_option(text: str) -> tuple[str, object]:
+    """``key=value`` with value read as int, float, None/True/False, or a string."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected key=value (e.g. shortcut=B), got {text!r}")
+    key, raw = text.split("=", 1)
+    for cast in (int, float):
+        try:
+            return key, cast(raw)
+        except ValueError:
+            pass
+    return key, {"None": None, "True": True, "False": False}.get(raw, raw)
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -29,19 +64,116 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from reslab.checkpoint import LATEST, PREVIOUS
+    from reslab.models import build_model
+    from reslab.trainer import config_from, default_folder, fit, prepare_data
+
+    options = dict(args.option or [])
+    build_model(args.model, **options)  # a bad name, depth or option fails here, before data
+    overrides = {k: v for k, v in {
+        "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
+        "train_subset": args.train_subset, "test_subset": args.test_subset,
+        "device": args.device, "eval_every": args.eval_every}.items() if v is not None}
+    config = config_from(args.budget, model=args.model, dataset=args.dataset,
+                         model_options=options, validation=args.validation,
+                         compile=args.compile, warmup=args.warmup,
+                         deterministic=args.deterministic, **overrides)
+    data = prepare_data(config)
+    if args.epochs or args.iterations:
+        steps_per_epoch = len(data.train_labels) // config.batch_size
+        config = replace(config, iterations=args.iterations or args.epochs * steps_per_epoch)
+    out = Path(args.out) if args.out else default_folder(config, args.model)
+    if not args.resume and ((out / LATEST).exists() or (out / PREVIOUS).exists()):
+        raise ValueError(f"{out} already holds a run; pass --resume to continue it, or choose "
+                         "another --out")
+    history = fit([config], [args.model], [out], data, resume=args.resume,
+                  progress=not args.quiet)[0]
+    print(f"reslab: {history.summary()}; history in {out / 'history.json'}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from reslab.demo import run_demo
+    run_demo(Path(args.out), iterations=args.iterations)
+    return 0
+
+
+def _data(args: argparse.Namespace) -> int:
+    from reslab.data import available_datasets, load_dataset
+    if args.name:
+        print(load_dataset(args.name).describe())
+        return 0
+    for name, where in available_datasets().items():
+        print(f"{name:14s} {where}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m reslab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = sub.add_parser("demo", help="train plain-20/56 and ResNet-20/56 briefly; plot Fig. 6")
+    demo.add_argument("--out", default="runs/demo", help="folder for runs and the figure")
+    demo.add_argument("--iterations", type=_positive_int, default=120)
+    demo.set_defaults(func=_demo)
+
+    train = sub.add_parser("train", help="train one model (resumable)")
+    train.add_argument("--model", required=True, help="a name from `python -m reslab models`")
+    train.add_argument("--dataset", default="auto",
+                       help="cifar10, cifar100, svhn, fashion-mnist, cifar10-jpeg, shapes10, "
+                            "imagefolder:PATH, or auto")
+    length = train.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=_positive_int, help="length in epochs")
+    length.add_argument("--iterations", type=_positive_int, help="length in iterations")
+    train.add_argument("--budget", default="full", choices=["smoke", "quick", "full"],
+                       help="data sizes and default length (default: full, the paper's)")
+    train.add_argument("--out", help="run folder for checkpoints and history.json (default: "
+                       "runs/<model>-<dataset>-<config hash>)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out")
+    train.add_argument("--option", action="append", type=_model_option, metavar="KEY=VALUE",
+                       help="model option, e.g. --option shortcut=B (repeatable)")
+    train.add_argument("--lr", type=_positive_float)
+    train.add_argument("--batch-size", type=_positive_int)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--train-subset", type=_positive_int)
+    train.add_argument("--test-subset", type=_positive_int)
+    train.add_argument("--eval-every", type=_positive_int, help="iterations between evaluations")
+    train.add_argument("--validation", action="store_true",
+                       help="evaluate on 5k images held out of the training set (45k/5k)")
+    train.add_argument("--warmup", default="auto", choices=["auto", "on", "off"])
+    train.add_argument("--device", help="cpu, cuda, cuda:1 (default: auto)")
+    train.add_argument("--compile", action="store_true", help="torch.compile the model")
+    train.add_argument("--deterministic", action="store_true",
+                       help="deterministic algorithms only (bitwise-reproducible on CPU)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
     models = sub.add_parser("models", help="table of every model: parameters and MACs")
     models.add_argument("--family", default=None, help="only one family (cifar, imagenet, ...)")
     models.set_defaults(func=_models)
+
+    data = sub.add_parser("data", help="list datasets and where they are; NAME downloads one")
+    data.add_argument("name", nargs="?", help="dataset to fetch/load")
+    data.set_defaults(func=_data)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from reslab.checkpoint import CheckpointError
+    from reslab.data import DatasetUnavailable
+    from reslab.trainer import TrainingDiverged
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as error:
+    except (ValueError, DatasetUnavailable) as error:
         print(f"python -m reslab {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except (TrainingDiverged, CheckpointError) as error:
+        print(f"python -m reslab {args.command}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"python -m reslab {args.command}: interrupted; resume with --resume",
+              file=sys.stderr)
+        return 130

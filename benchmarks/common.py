@@ -1,0 +1,71 @@
+"""Shared helpers of the benchmark scripts: data, timing, the machine, and the JSON record."""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict:
+    """What ran the benchmark: device name, torch version, CPU, threads."""
+    info = {"torch": torch.__version__, "python": platform.python_version(),
+            "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        info["device"] = torch.cuda.get_device_name(0)
+        info["cuda"] = torch.version.cuda
+    else:
+        info["device"] = f"CPU ({os.cpu_count()} cores)"
+    return info
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, device: torch.device) -> float:
+    """Seconds taken by ``fn()``, with the device synchronised before and after."""
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def benchmark_data(train_images: int):
+    """Real images when there are any (cifar10-jpeg, CIFAR-10), else the embedded shapes10."""
+    from reslab.data import load_dataset
+    for name in ("cifar10-jpeg", "cifar10", "shapes10"):
+        try:
+            return load_dataset(name, train_subset=train_images, test_subset=100,
+                                download=False)
+        except Exception:  # noqa: BLE001 - try the next source
+            continue
+    raise RuntimeError("no dataset available")
+
+
+def write_result(name: str, record: dict, out: str | Path | None) -> Path:
+    """Write ``record`` with the machine and the exact command to ``out`` (default results/)."""
+    record = {"benchmark": name, "command": "python " + shlex.join(sys.argv),
+              "date": datetime.date.today().isoformat(), "machine": machine(), **record}
+    path = Path(out) if out else RESULTS / f"{name}-{_device_tag()}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
+def _device_tag() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0).split()[-1].lower().replace("/", "-")
+    return "cpu"

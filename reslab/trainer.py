@@ -1,0 +1,437 @@
+"""The trainer: He et al.'s CIFAR recipe, resumable, on CPU or CUDA, one model or a sweep.
+
+>>> history = train("resnet20", dataset="cifar10-jpeg", budget="quick")
+>>> histories = sweep(["plain20", "plain56", "resnet20", "resnet56"], budget="quick")
+
+Defaults are the paper's (Sec. 4.2): SGD with momentum 0.9, weight decay 1e-4, batch 128,
+lr 0.1 divided by 10 at 50% and 75% of the iterations (32k and 48k of 64k), and for nets of
+110 layers or more lr 0.01 until the training error falls below 80%. A sweep trains several
+models in lockstep on the very same batches (one data pipeline, identical data order).
+
+Runs are checkpointed at every evaluation; data order and augmentation are functions of the
+step, so a run killed anywhere and resumed ends with the same weights as one never stopped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from reslab import distributed
+from reslab.budget import Budget, get_budget
+from reslab.checkpoint import load_latest, save_checkpoint
+from reslab.data import DeviceLoader, ImageDataset, eval_batches, load_dataset
+from reslab.data.loader import normalisation_stats
+from reslab.history import History
+from reslab.models import build_model
+from reslab.models.options import check_choice
+from reslab.paths import runs_dir
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; saved in every checkpoint and history."""
+
+    model: str = "resnet20"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    dataset: str = "auto"
+    train_subset: int | None = None
+    test_subset: int | None = None
+    validation: bool = False       # evaluate on 5k held out of the training set (45k/5k)
+    iterations: int = 64_000
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    milestones: tuple[float, ...] = (0.5, 0.75)  # lr drops, as fractions of the iterations
+    lr_decay: float = 0.1
+    warmup: str = "auto"           # 110-layer rule: "auto" (depth >= 110), "on", "off"
+    warmup_lr: float = 0.01
+    warmup_until_error: float = 0.80
+    augment: bool = True
+    normalize: str = "pixel"       # per-pixel mean (paper), "channel" mean/std, or "none"
+    eval_every: int | None = None  # iterations between evaluations; None: one epoch
+    seed: int = 0
+    device: str = "auto"
+    amp: bool | None = None        # bf16 autocast; None: on for CUDA
+    channels_last: bool | None = None  # None: on (faster on CUDA and on CPUs)
+    compile: bool = False          # torch.compile the model
+    deterministic: bool = False    # torch.use_deterministic_algorithms
+
+    def __post_init__(self) -> None:
+        self.milestones = tuple(self.milestones)
+        for name in ("iterations", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive whole number (got {value!r})")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be positive (got {self.lr!r})")
+        if not all(0 < m < 1 for m in self.milestones):
+            raise ValueError(f"milestones are fractions of the run in (0, 1), e.g. (0.5, 0.75);"
+                             f" got {self.milestones}")
+        check_choice("warmup", self.warmup, ("auto", "on", "off"))
+        check_choice("normalize", self.normalize, ("pixel", "channel", "none"))
+
+    def key(self) -> str:
+        """A short hash of the config: default run folders differ when configs differ."""
+        blob = json.dumps(asdict(self), sort_keys=True, default=str).encode()
+        return hashlib.sha1(blob).hexdigest()[:8]
+
+
+def config_from(budget: Budget | str | None = None, **overrides: Any) -> TrainConfig:
+    """A :class:`TrainConfig` with a budget's data sizes and iterations, then ``overrides``."""
+    b = get_budget(budget)
+    base = {"train_subset": b.train_subset, "test_subset": b.test_subset,
+            "iterations": b.iterations, "eval_every": b.eval_every, "batch_size": b.batch_size}
+    names = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"unknown training option {unknown[0]!r}; valid options: "
+                         f"{', '.join(sorted(names))}")
+    return TrainConfig(**{**base, **overrides})
+
+
+def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    """"auto": this process's CUDA device if there is one, else the CPU."""
+    if name == "auto":
+        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but torch sees no CUDA GPU; use "
+                         "device='cpu' or 'auto'")
+    return device
+
+
+def lr_at(config: TrainConfig, step: int, warming: bool) -> float:
+    """The learning rate at ``step``: warm-up lr, else step decay at the milestones."""
+    if warming:
+        return config.warmup_lr
+    passed = sum(step >= round(m * config.iterations) for m in config.milestones)
+    return config.lr * config.lr_decay ** passed
+
+
+def _sgd(model: torch.nn.Module, config: TrainConfig, device: torch.device):
+    kwargs = {"fused": True} if device.type == "cuda" else {"foreach": True}
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                           weight_decay=config.weight_decay, **kwargs)
+
+
+class Run:
+    """One model in training: model, optimiser, schedule position, metrics and history.
+
+    Metrics accumulate in device tensors; the host reads them only at evaluations (and every
+    10 steps during the 110-layer warm-up), so the step loop never waits for the device.
+    """
+
+    def __init__(self, label: str, config: TrainConfig, data: ImageDataset,
+                 device: torch.device, folder: Path | None,
+                 process: distributed.Process = distributed.Process()) -> None:
+        self.label, self.config, self.device, self.folder = label, config, device, folder
+        self.process = process
+        torch.manual_seed(config.seed)  # same initial weights alone or in a sweep
+        options = {"num_classes": data.num_classes, "in_channels": data.in_channels,
+                   **config.model_options}
+        self.model = build_model(config.model, **options).to(device)
+        # channels-last helps on CUDA and (about 10%) with oneDNN on CPUs; on by default
+        self.channels_last = True if config.channels_last is None else config.channels_last
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = _sgd(self.model, config, device)
+        self.forward = distributed.wrap(self.model, process, device)
+        if config.compile:
+            self.forward = torch.compile(self.forward)
+        self.amp = device.type == "cuda" if config.amp is None else config.amp
+        self.step = 0
+        self.warming = config.warmup == "on" or (
+            config.warmup == "auto" and getattr(self.model, "depth", 0) >= 110)
+        self.history = History(label, asdict(config), meta={
+            "dataset": data.name, "dataset_note": data.note, "eval_split": data.eval_split,
+            "device": _device_name(device), "torch": torch.__version__,
+            "world_size": process.world_size})
+        self._reset_metrics()
+
+    def _reset_metrics(self) -> None:
+        zeros = lambda: torch.zeros((), device=self.device)  # noqa: E731
+        self._loss, self._errors, self._seen = zeros(), zeros(), 0
+        self._window_errors, self._window_seen = zeros(), 0
+        self._period_start = time.perf_counter()
+
+    @property
+    def trained_this_period(self) -> bool:
+        return self._seen > 0
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, torch.bfloat16) if self.amp else nullcontext()
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """One SGD step on batch ``(x, y)``; the learning rate follows :func:`lr_at`."""
+        lr = self.last_lr = lr_at(self.config, self.step, self.warming)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        with self._autocast():
+            logits = self.forward(x)
+            loss = F.cross_entropy(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        wrong = (logits.argmax(1) != y).sum()
+        self._loss += loss.detach().float() * len(y)
+        self._errors += wrong
+        self._seen += len(y)
+        self.step += 1
+        if self.warming:
+            self._check_warmup(wrong, len(y))
+
+    def _check_warmup(self, wrong: torch.Tensor, n: int) -> None:
+        """He et al. (ResNet-110): keep lr 0.01 until the training error is below 80%."""
+        self._window_errors += wrong
+        self._window_seen += n
+        if self.step % 10 == 0:
+            error = distributed.sum_across(self._window_errors.clone()).item() / (
+                self._window_seen * self.process.world_size)
+            self._window_errors.zero_()
+            self._window_seen = 0
+            self.warming = error >= self.config.warmup_until_error
+
+    @torch.no_grad()
+    def evaluate(self, images: torch.Tensor, labels: torch.Tensor,
+                 loader: DeviceLoader) -> tuple[float, float]:
+        """Loss and error on this process's share of ``images`` (summed over processes)."""
+        self.model.eval()
+        totals = torch.zeros(3, device=self.device)
+        for x, y in eval_batches(images, labels, loader):
+            with self._autocast():
+                logits = self.model(x)  # not the DDP wrapper: no collectives while evaluating
+            totals[0] += F.cross_entropy(logits.float(), y, reduction="sum")
+            totals[1] += (logits.argmax(1) != y).sum()
+            totals[2] += len(y)
+        loss, errors, n = distributed.sum_across(totals).tolist()
+        return loss / n, errors / n
+
+    def end_period(self, eval_images: torch.Tensor, eval_labels: torch.Tensor,
+                   loader: DeviceLoader) -> dict[str, float]:
+        """Read the period's metrics, evaluate, record, checkpoint. Raises on divergence."""
+        sums = distributed.sum_across(torch.stack([self._loss, self._errors]))
+        seen = self._seen * self.process.world_size
+        train_loss, train_error = (sums / max(seen, 1)).tolist()
+        seconds = time.perf_counter() - self._period_start
+        if not math.isfinite(train_loss):
+            self._diverged(train_loss)
+        eval_loss, eval_error = self.evaluate(eval_images, eval_labels, loader)
+        record = {"epoch": self.step / loader.steps_per_epoch, "step": self.step,
+                  "lr": self.last_lr,
+                  "train_loss": train_loss, "train_error": train_error,
+                  "eval_loss": eval_loss, "eval_error": eval_error, "seconds": seconds,
+                  "images_per_s": seen / seconds if seconds > 0 else float("nan")}
+        self.history.records.append(record)
+        self.history.meta["wall_seconds"] = self.history.meta.get("wall_seconds", 0) + seconds
+        self.save()
+        self._reset_metrics()
+        return record
+
+    def _diverged(self, loss: float) -> None:
+        last = self.history.last("step")
+        kept = (f"the last good checkpoint (step {last:,}) is kept in {self.folder}"
+                if self.folder and self.history.records else "no checkpoint was written")
+        raise TrainingDiverged(
+            f"{self.label} diverged before step {self.step:,}: the training loss is {loss}; "
+            f"{kept}. Lower the learning rate or use the warm-up (warmup='on')")
+
+    def state_dict(self) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {"reslab_checkpoint": 1, "label": self.label, "config": asdict(self.config),
+                "step": self.step, "warming": self.warming, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "rng": rng,
+                "history": asdict(self.history)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step, self.warming = state["step"], state["warming"]
+        self.history = History(**state["history"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+
+    def save(self) -> None:
+        """Checkpoint and history JSON (main process only; atomic writes)."""
+        if self.folder is None or not self.process.is_main:
+            return
+        save_checkpoint(self.folder, self.state_dict())
+        self.history.save(self.folder / "history.json")
+
+    def resume(self) -> bool:
+        """Load the newest checkpoint in ``folder``, if any; refuses a different config."""
+        if self.folder is None:
+            return False
+        state = load_latest(self.folder, map_location=self.device)
+        if state is None:
+            return False
+        if state["config"] != asdict(self.config):
+            changed = [k for k, v in asdict(self.config).items() if state["config"].get(k) != v]
+            raise ValueError(f"{self.folder} holds a run with a different config "
+                             f"({', '.join(changed)} differ); use another output folder")
+        self.load_state_dict(state)
+        return True
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=desc, disable=not enabled, dynamic_ncols=True)
+
+
+def prepare_data(config: TrainConfig, verbose: bool = True) -> ImageDataset:
+    """Load the config's dataset (announcing it), with its subsets and split."""
+    data = load_dataset(config.dataset, config.train_subset, config.test_subset,
+                        validation=config.validation, seed=config.seed)
+    if verbose:
+        print(f"reslab: {data.describe()}")
+    return data
+
+
+def _loader(config: TrainConfig, data: ImageDataset, device: torch.device,
+            process: distributed.Process, channels_last: bool) -> DeviceLoader:
+    mean, std = normalisation_stats(data.train_images, config.normalize)
+    return DeviceLoader(data.train_images, data.train_labels, config.batch_size, device, mean,
+                        std, augment=config.augment, seed=config.seed,
+                        shard=(process.rank, process.world_size), channels_last=channels_last)
+
+
+def fit(configs: Sequence[TrainConfig], labels: Sequence[str], folders: Sequence[Path | None],
+        data: ImageDataset | None = None, resume: bool = True,
+        progress: bool = True) -> list[History]:
+    """Train one or more models in lockstep on one batch stream; return their histories.
+
+    All configs must share the data settings (dataset, subsets, batch size, seed,
+    iterations); each model has its own optimiser, schedule and checkpoint folder.
+    """
+    _check_lockstep(configs)
+    base, process = configs[0], distributed.current_process()
+    device = pick_device(base.device, process.local_rank)
+    distributed.init(process, device)
+    if base.deterministic:
+        torch.use_deterministic_algorithms(True)
+    data = data if data is not None else prepare_data(base, verbose=process.is_main)
+    runs = [Run(lab, c, data, device, f, process) for c, lab, f in zip(configs, labels, folders)]
+    resumed = [r.resume() if resume else False for r in runs]
+    loader = _loader(base, data, device, process, runs[0].channels_last)
+    eval_images, eval_labels = _eval_share(data, process, device)
+    every = base.eval_every or loader.steps_per_epoch
+    step = min(r.step for r in runs)
+    if any(resumed) and process.is_main:
+        print(f"reslab: resuming at step {step:,} of {base.iterations:,} from {folders[0]}")
+    desc = labels[0] if len(runs) == 1 else f"sweep of {len(runs)}"
+    with _progress(base.iterations, desc, progress and process.is_main) as bar:
+        bar.update(step)
+        while step < base.iterations:
+            end = min(base.iterations, (step // every + 1) * every)
+            for s in range(step, end):
+                x, y = loader.batch(s)
+                for run in runs:
+                    if run.step == s:
+                        run.train_step(x, y)
+                bar.update(1)
+            for run in runs:
+                if run.trained_this_period:  # a resumed run may be a period ahead
+                    record = run.end_period(eval_images, eval_labels, loader)
+            bar.set_postfix_str(_postfix(runs, record))
+            step = end
+    return [run.history for run in runs]
+
+
+def _postfix(runs: Sequence[Run], record: dict[str, float]) -> str:
+    if len(runs) == 1:
+        return (f"train err {100 * record['train_error']:.1f}%, "
+                f"eval err {100 * record['eval_error']:.1f}%")
+    return ", ".join(f"{r.label} {100 * r.history.last('eval_error'):.1f}%" for r in runs)
+
+
+def _eval_share(data: ImageDataset, process: distributed.Process,
+                device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """This process's slice of the evaluation images, on the device."""
+    sl = slice(process.rank, None, process.world_size)
+    return data.eval_images[sl].to(device), data.eval_labels[sl].to(device)
+
+
+def _check_lockstep(configs: Sequence[TrainConfig]) -> None:
+    shared = ("dataset", "train_subset", "test_subset", "validation", "iterations",
+              "batch_size", "augment", "normalize", "eval_every", "seed", "device")
+    for c in configs[1:]:
+        for name in shared:
+            if getattr(c, name) != getattr(configs[0], name):
+                raise ValueError(f"a sweep shares its data stream: every model needs the same "
+                                 f"{name} (got {getattr(configs[0], name)!r} and "
+                                 f"{getattr(c, name)!r})")
+
+
+def default_folder(config: TrainConfig, label: str) -> Path:
+    """``runs/<label>-<dataset>-<config hash>``: a new folder whenever the config changes."""
+    return runs_dir() / f"{label}-{config.dataset}-{config.key()}"
+
+
+def _folder(out: str | Path | bool | None, config: TrainConfig, label: str) -> Path | None:
+    if out is False:
+        return None
+    return Path(out) if out else default_folder(config, label)
+
+
+def train(model: str = "resnet20", dataset: str = "auto", budget: Budget | str | None = None,
+          out: str | Path | None = None, resume: bool = True, progress: bool = True,
+          data: ImageDataset | None = None, **options: Any) -> History:
+    """Train one model and return its :class:`~reslab.history.History`.
+
+    Args:
+        model: a name from :func:`reslab.list_models`; ``model_options={...}`` go to it.
+        dataset: see :func:`reslab.data.load_dataset` ("auto": the best one available).
+        budget: "smoke", "quick", "full" or a :class:`Budget` (default: ``$RESLAB_BUDGET``);
+            its sizes and iterations can be overridden by ``options``.
+        out: the run's folder (checkpoints, ``history.json``); default
+            ``runs/<model>-<dataset>-<config hash>``; ``False``: keep nothing on disk.
+            ``resume``: continue a run found there.
+        options: any :class:`TrainConfig` field (lr, iterations, validation, seed, ...).
+    """
+    config = config_from(budget, model=model, dataset=dataset, **options)
+    folder = _folder(out, config, model)
+    return fit([config], [model], [folder], data, resume, progress)[0]
+
+
+def sweep(models: Sequence[str], dataset: str = "auto", budget: Budget | str | None = None,
+          out: str | Path | None = None, resume: bool = True, progress: bool = True,
+          data: ImageDataset | None = None, model_options: dict[str, dict] | None = None,
+          **options: Any) -> dict[str, History]:
+    """Train several models in lockstep on identical batches; ``{name: History}``.
+
+    ``model_options`` maps a model name to its own options (e.g. ``{"resnet20": {"shortcut":
+    "B"}}``); a label ``"resnet20:B"`` may be used to train the same model twice.
+    """
+    model_options = model_options or {}
+    configs = [config_from(budget, model=m.split(":")[0], dataset=dataset,
+                           model_options=model_options.get(m, {}), **options) for m in models]
+    labels = [m.replace(":", "-") for m in models]
+    folders = [_folder(Path(out) / lab if out else out, c, lab)
+               for c, lab in zip(configs, labels)]
+    histories = fit(configs, list(models), folders, data, resume, progress)
+    return dict(zip(models, histories))

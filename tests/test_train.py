@@ -1,0 +1,153 @@
+"""The trainer: recipe, schedule, sweeps, history, divergence, checkpoints and resume."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import reslab.trainer as T
+from reslab.checkpoint import CheckpointError, load_checkpoint, load_latest
+from reslab.data import load_dataset
+from reslab.history import History
+
+TINY = dict(budget="smoke", progress=False, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    return load_dataset("cifar10-jpeg", train_subset=256, test_subset=128)
+
+
+def test_defaults_are_the_papers_recipe():
+    c = T.TrainConfig()
+    assert (c.lr, c.momentum, c.weight_decay, c.batch_size, c.iterations) == (
+        0.1, 0.9, 1e-4, 128, 64_000)
+    assert [T.lr_at(c, s, False) for s in (0, 31_999, 32_000, 47_999, 48_000, 63_999)] == \
+        pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+    assert T.lr_at(c, 5, warming=True) == 0.01
+
+
+def test_schedule_keeps_its_shape_on_a_smaller_budget():
+    c = T.config_from("quick")
+    assert c.iterations == 400
+    assert T.lr_at(c, 199, False) == pytest.approx(0.1)
+    assert T.lr_at(c, 200, False) == pytest.approx(0.01)
+    assert T.lr_at(c, 300, False) == pytest.approx(0.001)
+
+
+def test_110_layer_rule_is_automatic_for_deep_nets(tiny_data):
+    deep = T.Run("r110", T.config_from("smoke", model="resnet110"), tiny_data,
+                 torch.device("cpu"), None)
+    shallow = T.Run("r56", T.config_from("smoke", model="resnet56"), tiny_data,
+                    torch.device("cpu"), None)
+    assert deep.warming and not shallow.warming
+
+
+@pytest.mark.parametrize("until,expect_switch", [(0.0, False), (1.01, True)])
+def test_warmup_lasts_until_training_error_falls_below_threshold(tiny_data, until,
+                                                                 expect_switch):
+    history = T.train("resnet20", data=tiny_data, out=False, iterations=20, eval_every=5,
+                      warmup="on", warmup_until_error=until, **TINY)
+    lrs = history.column("lr")
+    assert lrs[:2] == pytest.approx([0.01, 0.01])  # checked every 10 steps
+    assert (lrs[-1] == pytest.approx(0.1 * 0.01)) is expect_switch
+
+
+def test_sweep_trains_every_model_on_identical_batches(tiny_data):
+    alone = T.train("resnet20", data=tiny_data, out=False, iterations=6, eval_every=3, **TINY)
+    twins = T.sweep(["resnet20", "resnet20:twin", "plain20"], data=tiny_data, out=False,
+                    iterations=6, eval_every=3, **TINY)
+    assert _same_numbers(twins["resnet20"], twins["resnet20:twin"])
+    assert _same_numbers(alone, twins["resnet20"])
+    assert not _same_numbers(twins["plain20"], twins["resnet20"])
+
+
+def _same_numbers(a: History, b: History) -> bool:
+    keys = ("train_loss", "train_error", "eval_loss", "eval_error", "lr", "step")
+    return all(ra[k] == rb[k] for ra, rb in zip(a.records, b.records) for k in keys)
+
+
+def test_same_seed_same_history_other_seed_differs(tiny_data):
+    runs = [T.train("resnet20", data=tiny_data, out=False, iterations=4, eval_every=2,
+                    seed=s, **TINY) for s in (0, 0, 1)]
+    assert _same_numbers(runs[0], runs[1]) and not _same_numbers(runs[0], runs[2])
+
+
+def test_history_is_saved_as_json_with_its_context(tmp_path, tiny_data):
+    history = T.train("resnet20", data=tiny_data, out=tmp_path / "run", iterations=4,
+                      eval_every=2, **TINY)
+    loaded = History.load(tmp_path / "run" / "history.json")
+    assert loaded.records == history.records and len(loaded.records) == 2
+    assert set(loaded.records[0]) >= {"epoch", "step", "lr", "train_loss", "train_error",
+                                      "eval_loss", "eval_error", "seconds", "images_per_s"}
+    assert loaded.meta["dataset"] == "cifar10-jpeg" and "cifar10-jpeg" in loaded.meta[
+        "dataset_note"]
+    assert loaded.meta["torch"] == torch.__version__ and loaded.config["model"] == "resnet20"
+    assert loaded.finished
+
+
+def test_resume_continues_and_refuses_another_config(tmp_path, tiny_data):
+    T.train("resnet20", data=tiny_data, out=tmp_path, iterations=4, eval_every=2, **TINY)
+    again = T.train("resnet20", data=tiny_data, out=tmp_path, iterations=4, eval_every=2,
+                    **TINY)
+    assert len(again.records) == 2  # finished run: nothing retrained
+    with pytest.raises(ValueError, match="different config .*lr"):
+        T.train("resnet20", data=tiny_data, out=tmp_path, iterations=4, eval_every=2, lr=0.05,
+                **TINY)
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(
+        tmp_path, tiny_data, monkeypatch):
+    calls = {"n": 0}  # steps 1-2, evaluation, steps 3-4, evaluation, then NaN from step 5
+    real = T.F.cross_entropy
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        loss = real(*args, **kwargs)
+        return loss * float("nan") if calls["n"] > 6 else loss
+
+    monkeypatch.setattr(T.F, "cross_entropy", poisoned)
+    with pytest.raises(T.TrainingDiverged, match=r"diverged .*nan.*last good checkpoint "
+                                                  r"\(step 4\) is kept"):
+        T.train("resnet20", data=tiny_data, out=tmp_path, iterations=8, eval_every=2, **TINY)
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["step"] == 4
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_corrupted_checkpoint_is_reported_and_previous_still_loads(tmp_path, tiny_data):
+    T.train("resnet20", data=tiny_data, out=tmp_path, iterations=4, eval_every=2, **TINY)
+    latest = tmp_path / "checkpoint.pt"
+    latest.write_bytes(latest.read_bytes()[:1000])  # a write cut short
+    with pytest.raises(CheckpointError, match=r"corrupted or truncated.*previous checkpoint "
+                                              r".*checkpoint.prev.pt is intact"):
+        load_checkpoint(latest)
+    warnings = []
+    state = load_latest(tmp_path, warn=warnings.append)
+    assert state["step"] == 2 and "corrupted" in warnings[0]
+    resumed = T.train("resnet20", data=tiny_data, out=tmp_path, iterations=4, eval_every=2,
+                      **TINY)
+    assert resumed.last("step") == 4
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="garbage.pt is corrupted"):
+        load_checkpoint(tmp_path / "garbage.pt")
+
+
+def test_short_real_training_drives_loss_well_below_chance():
+    data = load_dataset("fashion-mnist", train_subset=4096, test_subset=512)
+    history = T.train("resnet20", data=data, out=False, iterations=48, eval_every=16, **TINY)
+    chance = math.log(10)
+    assert history.last("train_loss") < 0.5 * chance
+    assert history.last("eval_error") < 0.5
+
+
+def test_bad_training_options_fail_with_one_line():
+    with pytest.raises(ValueError, match="unknown training option 'learning_rate'"):
+        T.config_from("smoke", learning_rate=0.1)
+    with pytest.raises(ValueError, match="iterations must be a positive whole number"):
+        T.config_from("smoke", iterations=0)
+    with pytest.raises(ValueError, match="milestones are fractions"):
+        T.config_from("smoke", milestones=(32_000, 48_000))
+    with pytest.raises(ValueError, match="budget must be one of 'smoke', 'quick', 'full'"):
+        T.config_from("huge")
