@@ -1,6 +1,7 @@
 """Shared helpers of the benchmark scripts: data, timing, the machine, and the JSON record."""
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -13,6 +14,16 @@ from pathlib import Path
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def arguments(doc: str, models: list[str]) -> argparse.ArgumentParser:
+    """The options every benchmark shares: --models, --compile, --quick (CI-sized), --out."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=models)
+    parser.add_argument("--compile", action="store_true", help="torch.compile the kit's model")
+    parser.add_argument("--quick", action="store_true", help="CI-sized: a few steps")
+    parser.add_argument("--out", help="JSON path (default benchmarks/results/<name>-<device>)")
+    return parser
 
 
 def machine() -> dict:

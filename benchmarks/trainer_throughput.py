@@ -11,7 +11,6 @@ device, batched augmentation, channels-last, bf16 autocast and fused SGD on CUDA
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import benchmark_data, timed, write_result  # noqa: E402
+from benchmarks.common import arguments, benchmark_data, timed, write_result  # noqa: E402
 from reslab.models import build_model  # noqa: E402
 from reslab.trainer import Run, _loader, config_from, pick_device  # noqa: E402
 from reslab import distributed  # noqa: E402
@@ -100,16 +99,12 @@ def tune_workers(model_name, data, batch, device, candidates) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["resnet20", "resnet56", "resnet110"])
+    parser = arguments(__doc__, ["resnet20", "resnet56", "resnet110"])
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=2, help="alternating repeats; best kept")
     parser.add_argument("--workers", type=int, help="DataLoader workers (default: tuned)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the kit's model")
-    parser.add_argument("--quick", action="store_true", help="CI-sized: resnet20, few steps")
-    parser.add_argument("--out", help="JSON path (default benchmarks/results/...)")
     args = parser.parse_args()
     if args.quick:
         args.models, args.steps, args.warmup, args.repeats = ["resnet20"], 4, 1, 1

@@ -9,17 +9,18 @@ The public API that notebooks and the CLI use::
 """
 from reslab.analysis import count_macs, count_params
 from reslab.budget import Budget, get_budget
+from reslab.data import load_dataset
 from reslab.history import History
 from reslab.models import (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck,
                            ProjectionShortcut, StochasticDepth, ZeroPadShortcut, build_model,
                            list_models, make_shortcut, msra_init)
 
-from reslab.trainer import TrainConfig, sweep, train
+from reslab.trainer import TrainConfig, load_trained, sweep, train
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "build_model", "list_models", "count_params", "count_macs", "train", "sweep",
+    "build_model", "list_models", "count_params", "count_macs", "train", "sweep", "load_trained", "load_dataset",
     "TrainConfig", "History", "Budget", "get_budget", "BasicBlock", "Bottleneck",
     "PreActBlock", "PreActBottleneck", "StochasticDepth", "ZeroPadShortcut",
     "ProjectionShortcut", "make_shortcut", "msra_init",

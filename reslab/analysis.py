@@ -57,3 +57,138 @@ def format_table(rows: Sequence[dict], columns: Sequence[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def response_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The modules whose outputs are the "responses" of He et al. 2016, Fig. 7, in order.
+
+    Every 3x3 convolution of the residual functions (and the first layer); its response is the
+    output of the BN right after it (post-activation nets: after BN, before ReLU or addition),
+    or of the conv itself where no BN follows (a pre-activation block's last conv, before the
+    addition). Convolutions inside projection shortcuts are not layers of the net's depth.
+    """
+    from reslab.models.shortcuts import ProjectionShortcut
+
+    points = []
+    for parent_name, parent in model.named_modules():
+        if isinstance(parent, ProjectionShortcut):
+            continue
+        children = list(parent.named_children())
+        for i, (name, child) in enumerate(children):
+            if isinstance(child, nn.Conv2d) and child.kernel_size == (3, 3):
+                follower = children[i + 1][1] if i + 1 < len(children) else None
+                bn = isinstance(follower, nn.BatchNorm2d) and \
+                    follower.num_features == child.out_channels
+                target_name = children[i + 1][0] if bn else name
+                full = f"{parent_name}.{target_name}" if parent_name else target_name
+                points.append((full, follower if bn else child))
+    return points
+
+
+@torch.no_grad()
+def layer_responses(model: nn.Module, images: torch.Tensor, batch_size: int = 500) -> list[dict]:
+    """Standard deviation of every 3x3 layer's response on ``images`` (He et al. 2016, Fig. 7).
+
+    ``images`` are normalised model inputs. The model runs in eval mode; each response's std is
+    taken over all its elements (images, channels, positions). Returns one dict per layer, in
+    order: ``{"index", "layer", "std"}``.
+    """
+    points = response_layers(model)
+    sums = torch.zeros(len(points), 3, dtype=torch.float64)  # count, sum, sum of squares
+
+    def hook(i):
+        def record(module, inputs, output):
+            out = output.detach().double()
+            sums[i] += torch.stack([torch.tensor(out.numel(), dtype=torch.float64),
+                                    out.sum().cpu(), (out * out).sum().cpu()])
+        return record
+
+    handles = [m.register_forward_hook(hook(i)) for i, (_, m) in enumerate(points)]
+    was_training = model.training
+    model.eval()
+    try:
+        for start in range(0, len(images), batch_size):
+            model(images[start:start + batch_size])
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    n, s, sq = sums.unbind(1)
+    std = (sq / n - (s / n) ** 2).clamp_min(0).sqrt()
+    return [{"index": i + 1, "layer": name, "std": float(v)}
+            for i, ((name, _), v) in enumerate(zip(points, std))]
+
+
+def _depth(label: str) -> int:
+    digits = "".join(c for c in label.split(":")[0] if c.isdigit())
+    return int(digits) if digits else 0
+
+
+def degradation_findings(histories: dict) -> list[str]:
+    """He et al.'s comparisons (Fig. 1 and 6), read off a set of runs, as sentences.
+
+    Compares final training errors: deeper vs shallower plain nets, deeper vs shallower
+    ResNets, and each ResNet vs the plain net of the same depth (where both were trained).
+    """
+    err = {k: 100 * h.last("train_error") for k, h in histories.items()}
+    lines = []
+    shortest = min((h.last("step") for h in histories.values()), default=0)
+    if shortest < 100:
+        lines.append(f"only {shortest} iterations: differences this early are noise, not "
+                     "findings (use the quick or full budget)")
+    for family, verdict in (("plain", ("the degradation problem: the deeper plain net trains "
+                                        "worse", "no degradation at this budget")),
+                            ("resnet", ("the deeper ResNet trains worse here",
+                                        "the deeper ResNet trains better, as in the paper"))):
+        nets = sorted((k for k in err if k.startswith(family)), key=_depth)
+        if len(nets) >= 2:
+            lo, hi = nets[0], nets[-1]
+            worse = err[hi] > err[lo]
+            lines.append(f"{hi} {err[hi]:.1f}% vs {lo} {err[lo]:.1f}% training error: "
+                         f"{verdict[0] if worse else verdict[1]}")
+    for k in sorted((k for k in err if k.startswith("plain")), key=_depth):
+        twin = "resnet" + k[len("plain"):]
+        if twin in err:
+            better = err[twin] < err[k]
+            lines.append(f"{twin} {err[twin]:.1f}% vs {k} {err[k]:.1f}%: the shortcut "
+                         f"{'helps' if better else 'does not help yet'} at equal depth")
+    return lines
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+             batch_size: int = 500) -> float:
+    """Fraction of ``images`` (normalised inputs) that ``model`` classifies correctly."""
+    model.eval()
+    correct = sum(int((model(images[i:i + batch_size]).argmax(1) ==
+                       labels[i:i + batch_size]).sum()) for i in range(0, len(images), batch_size))
+    return correct / len(images)
+
+
+@torch.no_grad()
+def stream_ablation(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[dict]:
+    """RiR's Fig. 3: accuracy after zeroing one stream of one generalized layer at a time.
+
+    For each generalized residual block (in order) and each stream, that stream's channels of
+    the layer's output are set to zero (for a block's last layer: its output before the outer
+    shortcut is added) and ``images`` are classified. Returns one dict per (layer, stream):
+    ``{"layer", "name", "stream", "accuracy"}``; the unablated accuracy is ``layer`` 0.
+    """
+    from reslab.models.rir import stream_layers
+
+    rows = [{"layer": 0, "name": "none", "stream": "none",
+             "accuracy": accuracy(model, images, labels)}]
+    for i, (name, layer) in enumerate(stream_layers(model), start=1):
+        r = layer[0].residual_channels
+        for stream, channels in (("residual", slice(0, r)), ("transient", slice(r, None))):
+            def zero(module, inputs, output, channels=channels):
+                output = output.clone()
+                output[:, channels] = 0
+                return output
+            handle = layer.register_forward_hook(zero)
+            try:
+                rows.append({"layer": i, "name": name, "stream": stream,
+                             "accuracy": accuracy(model, images, labels)})
+            finally:
+                handle.remove()
+    return rows

@@ -1,4 +1,4 @@
-"""The command line: ``python -m reslab {demo,train,models,data}``.
+"""The command line: ``python -m reslab {demo,train,models,data,assignments}``.
 
 Every bad argument ends with exit code 2 and one line on stderr saying what is wrong.
 """
@@ -78,7 +78,8 @@ def _train(args: argparse.Namespace) -> int:
     config = config_from(args.budget, model=args.model, dataset=args.dataset,
                          model_options=options, validation=args.validation,
                          compile=args.compile, warmup=args.warmup,
-                         deterministic=args.deterministic, **overrides)
+                         deterministic=args.deterministic,
+                         activation_checkpointing=args.checkpoint_activations, **overrides)
     data = prepare_data(config)
     if args.epochs or args.iterations:
         steps_per_epoch = len(data.train_labels) // config.batch_size
@@ -96,6 +97,16 @@ def _train(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from reslab.demo import run_demo
     run_demo(Path(args.out), iterations=args.iterations)
+    return 0
+
+
+def _assignments(args: argparse.Namespace) -> int:
+    from reslab.assignments import write_assignments
+    written = write_assignments(Path(args.out), args.notebooks and Path(args.notebooks))
+    for path in written:
+        print(f"wrote {path}")
+    print(f"{len(written)} student notebooks: solutions replaced by '# YOUR CODE HERE', "
+          "outputs cleared")
     return 0
 
 
@@ -144,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--warmup", default="auto", choices=["auto", "on", "off"])
     train.add_argument("--device", help="cpu, cuda, cuda:1 (default: auto)")
     train.add_argument("--compile", action="store_true", help="torch.compile the model")
+    train.add_argument("--checkpoint-activations", action="store_true",
+                       help="store only block inputs, recompute in backward (less memory)")
     train.add_argument("--deterministic", action="store_true",
                        help="deterministic algorithms only (bitwise-reproducible on CPU)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -152,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="table of every model: parameters and MACs")
     models.add_argument("--family", default=None, help="only one family (cifar, imagenet, ...)")
     models.set_defaults(func=_models)
+
+    assign = sub.add_parser("assignments", help="write student notebooks (solutions removed)")
+    assign.add_argument("--out", required=True, help="folder for the student notebooks")
+    assign.add_argument("--notebooks", help="course notebooks folder (default: notebooks/)")
+    assign.set_defaults(func=_assignments)
 
     data = sub.add_parser("data", help="list datasets and where they are; NAME downloads one")
     data.add_argument("name", nargs="?", help="dataset to fetch/load")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reslab.analysis import degradation_findings
 from reslab.budget import Budget
 from reslab.history import History
 from reslab.plots import degradation_figure
@@ -35,23 +36,8 @@ def run_demo(out: Path = Path("runs/demo"), iterations: int = 120,
     for name, h in histories.items():
         print(f"  {h.summary()}")
     print(f"reslab: figure saved to {path}")
-    for line in what_to_notice(histories):
+    for line in degradation_findings(histories):
         print(f"  - {line}")
+    print("  (the paper's full schedule, 64k iterations on a GPU, also puts ResNet-56 below "
+          "ResNet-20; a few hundred CPU iterations are not enough for 56 layers)")
     return histories
-
-
-def _compare(histories: dict[str, History], a: str, b: str) -> str:
-    ea, eb = (100 * histories[m].last("train_error") for m in (a, b))
-    relation = "above" if ea > eb else "below"
-    return f"{a}'s training error ({ea:.1f}%) is {relation} {b}'s ({eb:.1f}%)"
-
-
-def what_to_notice(histories: dict[str, History]) -> list[str]:
-    """The comparisons the paper makes (Fig. 6), read off these runs, in words."""
-    lines = [_compare(histories, "plain56", "plain20") + ": deeper plain nets train worse, "
-             "the degradation problem (He et al. 2016, Fig. 1 and 6)" ,
-             _compare(histories, "resnet20", "plain20") + ": at equal depth, shortcuts help",
-             _compare(histories, "resnet56", "resnet20") + ": the paper's full schedule (64k "
-             "iterations) puts ResNet-56 below ResNet-20; a few hundred CPU iterations are not "
-             "enough for the 56-layer nets, which start unstable at lr 0.1"]
-    return lines

@@ -50,3 +50,36 @@ TABLE3_SOURCE = "He et al. 2016, Table 3 (ImageNet val error, %, 10-crop)"
 CIFAR_RECIPE = {"optimizer": "SGD", "momentum": 0.9, "weight_decay": 1e-4, "batch_size": 128,
                 "lr": 0.1, "milestones": (32_000, 48_000), "iterations": 64_000,
                 "warmup_lr": 0.01, "warmup_until_train_error": 0.80}
+
+# Gelda et al. 2016, Sec. III.B: successive block training of a 32-layer ResNet (accuracy, %).
+SUCCESSIVE_ACCURACY = {"bottom-up": 92.15, "top-down": 89.82, "resnet32 (trained at once)": 92.66}
+
+# Targ et al. 2016 (RiR): CIFAR-10 accuracy (%) and parameter counts (Table 7, rounded).
+RIR_PARAMS = {"cnn32": 0.46e6, "resnet_init32": 0.46e6, "rir_resnet32": 0.49e6, "rir32": 0.49e6,
+              "cnn18w": 9.5e6, "resnet_init18w": 9.5e6, "resnet18w": 10.3e6, "rir18w": 10.3e6}
+RIR_TABLE3 = {"cnn32": 89.03, "rir_resnet32": 92.32, "resnet_init32": 89.62, "rir32": 92.97}
+RIR_WIDE_CIFAR10 = {"cnn18w": 93.64, "resnet18w": 93.95, "resnet_init18w": 94.28,
+                    "rir18w": 94.99}
+RIR_WIDE_CIFAR100 = {"cnn18w": 75.17, "resnet18w": 76.58, "resnet_init18w": 75.99,
+                     "rir18w": 77.10}
+RIR_TABLE5 = {(15, 2): 92.87, (3, 10): 90.06, (6, 5): 92.98, (15, 5): 92.11, (9, 3): 93.23}
+RIR_TABLE6 = {"resnet": {2: 92.32, 4: 92.48, 6: 92.61, 8: 88.47, 10: 10.00},
+              "rir": {2: 92.97, 4: 93.43, 6: 93.42, 8: 92.38, 10: 92.01}}
+RIR_SOURCE = "Targ et al. 2016 (CIFAR-10 accuracy, %)"
+
+# Zhang et al. 2017 (RoR): test error (%) CIFAR-10 / CIFAR-100, 500-epoch schedule.
+ROR_ERROR = {
+    "RoR-3-164": (4.86, 22.47),
+    "Pre-ResNet-164": (5.04, 25.54), "Pre-RoR-3-164": (5.02, 25.33),
+    "Pre-ResNet-164+SD": (4.67, 22.49), "Pre-RoR-3-164+SD": (4.51, 21.94),
+    "WRN40-2": (4.81, 24.70), "RoR-3-WRN40-2": (5.01, 25.19),
+    "WRN40-2+SD": (4.80, 22.87), "RoR-3-WRN40-2+SD": (4.59, 22.48),
+    "RoR-3-WRN40-4+SD": (4.09, 20.11), "RoR-3-WRN58-4+SD": (3.77, 19.73),
+}
+ROR_SOURCE = "Zhang et al. 2017 (RoR), test error %, CIFAR-10 / CIFAR-100"
+
+# Parameter counts derived in SPEC.md (conventions in reslab.models.ror's docstring).
+ROR_PARAMS = {"ror3_resnet110": 1_637_690, "ror3_resnet164": 2_512_634,
+              "ror3_wrn40_2": 2_256_346, "ror3_wrn40_4": 8_995_290,
+              "ror3_wrn58_4": 13_645_530, "preresnet164": 1_703_258,
+              "preresnet1001": 10_327_706, "wrn40_4": 8_949_210, "wrn28_10": 36_479_194}

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import matplotlib
 
+import torch
+
 from reslab.history import History
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
@@ -61,17 +63,169 @@ def error_curves(histories: Mapping[str, History], title: str = "", ax=None,
     return fig
 
 
-def degradation_figure(histories: Mapping[str, History], path: str | Path | None = None):
-    """He et al. 2016, Fig. 6 style: plain nets (left) and ResNets (right) side by side."""
+def degradation_figure(histories: Mapping[str, History], path: str | Path | None = None,
+                       references: Mapping[str, History] | None = None):
+    """He et al. 2016, Fig. 6 style: plain nets (left) and ResNets (right) side by side.
+
+    ``references`` (committed reference runs) are drawn as thick faint lines behind.
+    """
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     plain = {k: v for k, v in histories.items() if k.startswith("plain")}
     residual = {k: v for k, v in histories.items() if not k.startswith("plain")}
     error_curves(plain, "plain nets (He et al. 2016, Fig. 6 left)", ax=left)
     error_curves(residual, "ResNets (He et al. 2016, Fig. 6 middle)", ax=right)
+    references = references or {}
+    reference_curves(left, {k: v for k, v in references.items() if k.startswith("plain")},
+                     "kit reference")
+    reference_curves(right, {k: v for k, v in references.items()
+                             if not k.startswith("plain")}, "kit reference")
     right.set_ylabel("")
     fig.tight_layout()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path)
+    return fig
+
+
+def reference_curves(ax, references: Mapping[str, History], label_prefix: str = "kit") -> None:
+    """Draw committed reference runs faintly on ``ax`` (solid eval error), labelled by source."""
+    for i, (label, h) in enumerate(references.items()):
+        ax.plot(h.column("step"), [100 * e for e in h.column("eval_error")], "-",
+                color=PALETTE[i % len(PALETTE)], alpha=0.35, linewidth=3,
+                label=f"{label} ({label_prefix})")
+    if references:
+        ax.legend()
+
+
+def compare_with_paper(yours: Mapping[str, float], paper: Mapping[str, float], title: str,
+                       ylabel: str = "test error (%)", your_label: str = "your run",
+                       paper_label: str = "paper"):
+    """Grouped bars: the reader's numbers beside the paper's, one group per model."""
+    plt = _pyplot()
+    names = list(dict.fromkeys([*paper, *yours]))
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(names) + 2), 3.6))
+    xs = range(len(names))
+    ax.bar([x - 0.2 for x in xs], [paper.get(n, float("nan")) for n in names], 0.4,
+           label=paper_label, color="#999999")
+    ax.bar([x + 0.2 for x in xs], [yours.get(n, float("nan")) for n in names], 0.4,
+           label=your_label, color=PALETTE[0])
+    ax.set_xticks(list(xs), names, rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def responses_figure(responses: Mapping[str, Sequence[dict]], title_note: str = ""):
+    """He et al. 2016, Fig. 7: std of each 3x3 layer's response, in layer order and sorted."""
+    plt = _pyplot()
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6))
+    for i, (label, rows) in enumerate(responses.items()):
+        stds = [r["std"] for r in rows]
+        style_ = "--" if label.startswith("plain") else "-"
+        colour = PALETTE[i % len(PALETTE)]
+        top.plot(range(1, len(stds) + 1), stds, style_, color=colour, label=label)
+        bottom.plot(range(1, len(stds) + 1), sorted(stds, reverse=True), style_, color=colour,
+                    label=label)
+    values = [r["std"] for rows in responses.values() for r in rows if r["std"] > 0]
+    if values and max(values) / min(values) > 100:  # one exploding net would flatten the rest
+        top.set_yscale("log")
+        bottom.set_yscale("log")
+    top.set_title(f"layer responses (He et al. 2016, Fig. 7){title_note}")
+    top.set_xlabel("layer index (original order)")
+    bottom.set_xlabel("layer index (sorted by magnitude)")
+    for ax in (top, bottom):
+        ax.set_ylabel("std")
+        ax.legend(ncol=3)
+    fig.tight_layout()
+    return fig
+
+
+def feature_maps(tensors: Mapping[str, torch.Tensor], title: str, columns: int = 16):
+    """Each channel of one image's feature maps as a small picture, one row block per tensor.
+
+    Used to show what option A does: the shortcut's extra channels are all zeros.
+    """
+    plt = _pyplot()
+    rows = sum((t.shape[0] + columns - 1) // columns for t in tensors.values())
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.55, rows * 0.75 + 0.6))
+    axes = axes.reshape(rows, columns)
+    row = 0
+    for label, t in tensors.items():
+        lo, hi = float(t.min()), float(t.max())
+        for c in range(((t.shape[0] + columns - 1) // columns) * columns):
+            ax = axes[row + c // columns, c % columns]
+            ax.axis("off")
+            if c < t.shape[0]:
+                ax.imshow(t[c].cpu(), cmap="viridis", vmin=lo, vmax=hi)
+            if c % columns == 0:
+                ax.set_title(f"{label}, channels {c}-{min(c + columns, t.shape[0]) - 1}",
+                             fontsize=7, loc="left")
+        row += (t.shape[0] + columns - 1) // columns
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def ablation_figure(rows: Sequence[dict], title_note: str = ""):
+    """RiR (Targ et al. 2016), Fig. 3: accuracy after zeroing one stream of one layer."""
+    plt = _pyplot()
+    base = next(r["accuracy"] for r in rows if r["stream"] == "none")
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for offset, stream, colour in ((-0.2, "residual", PALETTE[0]), (0.2, "transient", PALETTE[1])):
+        picked = [r for r in rows if r["stream"] == stream]
+        ax.bar([r["layer"] + offset for r in picked], [100 * r["accuracy"] for r in picked], 0.4,
+               color=colour, label=f"{stream} stream zeroed")
+    ax.axhline(100 * base, color="black", linewidth=1, linestyle="--", label="no ablation")
+    ax.set_xlabel("generalized layer")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"stream ablation (Targ et al. 2016, Fig. 3){title_note}")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def survival_figure(models: Mapping[str, torch.nn.Module]):
+    """Each block's stochastic-depth survival probability (Huang et al. 2016, linear decay)."""
+    from reslab.models import StochasticDepth
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for i, (label, model) in enumerate(models.items()):
+        probs = [m.survival_prob for m in model.modules() if isinstance(m, StochasticDepth)]
+        ax.plot(range(1, len(probs) + 1), probs, ".-", color=PALETTE[i], label=label)
+    ax.set_xlabel("residual block (input to output)")
+    ax.set_ylabel("survival probability")
+    ax.set_ylim(0, 1.05)
+    ax.set_title("stochastic depth: linear decay to p_L (used by RoR)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def phase_curves(schedules: Mapping[str, Mapping[str, History]],
+                 baseline: Mapping[str, History] | None = None):
+    """Successive training (Gelda et al. 2016, Fig. 10): each schedule's phases end to end.
+
+    Test error against cumulative iterations; a dotted line marks each phase change.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, (label, phases) in enumerate(schedules.items()):
+        offset, xs, ys = 0, [], []
+        for h in phases.values():
+            xs += [offset + s for s in h.column("step")]
+            ys += [100 * e for e in h.column("eval_error")]
+            offset += h.config["iterations"]
+            ax.axvline(offset, color=PALETTE[i], linestyle=":", linewidth=0.8)
+        ax.plot(xs, ys, "-", color=PALETTE[i], label=label)
+    for label, h in (baseline or {}).items():
+        ax.plot(h.column("step"), [100 * e for e in h.column("eval_error")], "-",
+                color="black", label=f"{label} (trained at once)")
+    ax.set_xlabel("iterations (all phases)")
+    ax.set_ylabel("test error (%)")
+    ax.set_title("successive block training (Gelda et al. 2016, Sec. III.B)")
+    ax.legend()
+    fig.tight_layout()
     return fig

@@ -33,6 +33,7 @@ from reslab.data import DeviceLoader, ImageDataset, eval_batches, load_dataset
 from reslab.data.loader import normalisation_stats
 from reslab.history import History
 from reslab.models import build_model
+from reslab.models.checkpointing import set_activation_checkpointing
 from reslab.models.options import check_choice
 from reslab.paths import runs_dir
 
@@ -68,7 +69,8 @@ class TrainConfig:
     device: str = "auto"
     amp: bool | None = None        # bf16 autocast; None: on for CUDA
     channels_last: bool | None = None  # None: on (faster on CUDA and on CPUs)
-    compile: bool = False          # torch.compile the model
+    compile: bool | str = False    # torch.compile the model (a string: its mode)
+    activation_checkpointing: bool = False  # keep block inputs only, recompute in backward
     deterministic: bool = False    # torch.use_deterministic_algorithms
 
     def __post_init__(self) -> None:
@@ -138,13 +140,18 @@ class Run:
 
     def __init__(self, label: str, config: TrainConfig, data: ImageDataset,
                  device: torch.device, folder: Path | None,
-                 process: distributed.Process = distributed.Process()) -> None:
+                 process: distributed.Process = distributed.Process(),
+                 model: torch.nn.Module | None = None) -> None:
         self.label, self.config, self.device, self.folder = label, config, device, folder
         self.process = process
         torch.manual_seed(config.seed)  # same initial weights alone or in a sweep
-        options = {"num_classes": data.num_classes, "in_channels": data.in_channels,
-                   **config.model_options}
-        self.model = build_model(config.model, **options).to(device)
+        self.build_options = {"num_classes": data.num_classes, "in_channels": data.in_channels,
+                              **config.model_options}
+        if model is None:  # a prebuilt model (successive training's partial nets) is kept
+            model = build_model(config.model, **self.build_options)
+        self.model = model.to(device)
+        if config.activation_checkpointing:
+            set_activation_checkpointing(self.model)
         # channels-last helps on CUDA and (about 10%) with oneDNN on CPUs; on by default
         self.channels_last = True if config.channels_last is None else config.channels_last
         if self.channels_last:
@@ -152,15 +159,16 @@ class Run:
         self.optimizer = _sgd(self.model, config, device)
         self.forward = distributed.wrap(self.model, process, device)
         if config.compile:
-            self.forward = torch.compile(self.forward)
+            mode = config.compile if isinstance(config.compile, str) else None
+            self.forward = torch.compile(self.forward, mode=mode)
         self.amp = device.type == "cuda" if config.amp is None else config.amp
         self.step = 0
         self.warming = config.warmup == "on" or (
             config.warmup == "auto" and getattr(self.model, "depth", 0) >= 110)
-        self.history = History(label, asdict(config), meta={
+        self.history = History(label, json.loads(json.dumps(asdict(config))), meta={
             "dataset": data.name, "dataset_note": data.note, "eval_split": data.eval_split,
             "device": _device_name(device), "torch": torch.__version__,
-            "world_size": process.world_size})
+            "world_size": process.world_size, "folder": str(folder) if folder else None})
         self._reset_metrics()
 
     def _reset_metrics(self) -> None:
@@ -257,6 +265,7 @@ class Run:
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {"reslab_checkpoint": 1, "label": self.label, "config": asdict(self.config),
                 "step": self.step, "warming": self.warming, "model": self.model.state_dict(),
+                "model_build": self.build_options,
                 "optimizer": self.optimizer.state_dict(), "rng": rng,
                 "history": asdict(self.history)}
 
@@ -291,6 +300,17 @@ class Run:
         return True
 
 
+def load_trained(run: str | Path | History, device: str = "cpu") -> torch.nn.Module:
+    """The model of a run folder (or of a :class:`History` that names one), in eval mode."""
+    folder = Path(run.meta["folder"]) if isinstance(run, History) else Path(run)
+    state = load_latest(folder, map_location=device)
+    if state is None:
+        raise ValueError(f"no checkpoint in {folder}: train the model first")
+    model = build_model(state["config"]["model"], **state["model_build"])
+    model.load_state_dict(state["model"])
+    return model.to(device).eval()
+
+
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -321,12 +341,13 @@ def _loader(config: TrainConfig, data: ImageDataset, device: torch.device,
 
 
 def fit(configs: Sequence[TrainConfig], labels: Sequence[str], folders: Sequence[Path | None],
-        data: ImageDataset | None = None, resume: bool = True,
-        progress: bool = True) -> list[History]:
+        data: ImageDataset | None = None, resume: bool = True, progress: bool = True,
+        models: Sequence[torch.nn.Module | None] | None = None) -> list[History]:
     """Train one or more models in lockstep on one batch stream; return their histories.
 
     All configs must share the data settings (dataset, subsets, batch size, seed,
     iterations); each model has its own optimiser, schedule and checkpoint folder.
+    ``models`` may give prebuilt models (``None``: build ``config.model``).
     """
     _check_lockstep(configs)
     base, process = configs[0], distributed.current_process()
@@ -335,7 +356,9 @@ def fit(configs: Sequence[TrainConfig], labels: Sequence[str], folders: Sequence
     if base.deterministic:
         torch.use_deterministic_algorithms(True)
     data = data if data is not None else prepare_data(base, verbose=process.is_main)
-    runs = [Run(lab, c, data, device, f, process) for c, lab, f in zip(configs, labels, folders)]
+    models = models or [None] * len(configs)
+    runs = [Run(lab, c, data, device, f, process, m)
+            for c, lab, f, m in zip(configs, labels, folders, models)]
     resumed = [r.resume() if resume else False for r in runs]
     loader = _loader(base, data, device, process, runs[0].channels_last)
     eval_images, eval_labels = _eval_share(data, process, device)
@@ -344,22 +367,56 @@ def fit(configs: Sequence[TrainConfig], labels: Sequence[str], folders: Sequence
     if any(resumed) and process.is_main:
         print(f"reslab: resuming at step {step:,} of {base.iterations:,} from {folders[0]}")
     desc = labels[0] if len(runs) == 1 else f"sweep of {len(runs)}"
+    streams = _side_streams(len(runs), device)
     with _progress(base.iterations, desc, progress and process.is_main) as bar:
         bar.update(step)
         while step < base.iterations:
             end = min(base.iterations, (step // every + 1) * every)
             for s in range(step, end):
                 x, y = loader.batch(s)
-                for run in runs:
-                    if run.step == s:
-                        run.train_step(x, y)
+                _train_all(runs, s, x, y, streams)
                 bar.update(1)
+            _join(streams, device)
             for run in runs:
                 if run.trained_this_period:  # a resumed run may be a period ahead
                     record = run.end_period(eval_images, eval_labels, loader)
             bar.set_postfix_str(_postfix(runs, record))
             step = end
     return [run.history for run in runs]
+
+
+def _side_streams(count: int, device: torch.device) -> list | None:
+    """One CUDA stream per model of a sweep, so that their kernels can overlap on the GPU."""
+    if device.type != "cuda" or count < 2:
+        return None
+    return [torch.cuda.Stream(device) for _ in range(count)]
+
+
+def _train_all(runs: Sequence[Run], step: int, x: torch.Tensor, y: torch.Tensor,
+               streams: list | None) -> None:
+    """One step of every run that is at ``step``, each on its own stream when there are any."""
+    if streams is None:
+        for run in runs:
+            if run.step == step:
+                run.train_step(x, y)
+        return
+    main = torch.cuda.current_stream(x.device)
+    for run, stream in zip(runs, streams):
+        if run.step != step:
+            continue
+        stream.wait_stream(main)  # the batch is ready
+        with torch.cuda.stream(stream):
+            x.record_stream(stream)  # keep the batch's memory until this stream is done
+            y.record_stream(stream)
+            run.train_step(x, y)
+
+
+def _join(streams: list | None, device: torch.device) -> None:
+    """Make the default stream wait for every run's stream (before reading metrics)."""
+    if streams:
+        main = torch.cuda.current_stream(device)
+        for stream in streams:
+            main.wait_stream(stream)
 
 
 def _postfix(runs: Sequence[Run], record: dict[str, float]) -> str:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite uses, when apt-get is available and we are root:
 #   dataset-fashion-mnist  -> /usr/share/datasets/fashion-mnist/ (offline Fashion-MNIST)
+#   chromium               -> /usr/bin/chromium (the browser tests/test_browser.py drives)
 set -u
-packages=(dataset-fashion-mnist)
+packages=(dataset-fashion-mnist chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -48,6 +48,12 @@ class ImageDataset:
     def in_channels(self) -> int:
         return self.train_images.shape[1]
 
+    def normalised_eval(self, mode: str = "pixel") -> torch.Tensor:
+        """The evaluation images as model inputs, normalised with the training set's statistics."""
+        from reslab.data.loader import normalisation_stats
+        mean, std = normalisation_stats(self.train_images, mode)
+        return (self.eval_images.float() / 255 - mean) / std
+
     def describe(self) -> str:
         """One line: name, sizes and where the images came from."""
         note = f" [{self.note}]" if self.note else ""

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from reslab.models.checkpointing import Checkpointable
 from reslab.models.options import check_choice, check_probability
 from reslab.models.shortcuts import ProjectionShortcut, make_shortcut
 
@@ -70,8 +71,11 @@ def _read_torchvision_names(state_dict: dict[str, Any], prefix: str, *args: Any)
         state_dict[prefix + "shortcut." + key[len(old):]] = state_dict.pop(key)
 
 
-class ResidualBlock(nn.Module):
-    """Common tail of every block: ``shortcut(x) + drop(F(x))``, or just ``F(x)`` when plain."""
+class ResidualBlock(Checkpointable):
+    """Common tail of every block: ``shortcut(x) + drop(F(x))``, or just ``F(x)`` when plain.
+
+    Every block can be activation-checkpointed (see :mod:`reslab.models.checkpointing`).
+    """
 
     def _init_tail(self, in_channels: int, out_channels: int, stride: int,
                    shortcut: str | None, survival_prob: float,

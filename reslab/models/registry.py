@@ -17,6 +17,10 @@ from torch import nn
 
 from reslab.models.cifar import CifarResNet
 from reslab.models.imagenet import ImageNetResNet
+from reslab.models.preact import PreActResNet
+from reslab.models.resres import ResResNet
+from reslab.models.rir import RiRNet
+from reslab.models.ror import RoR
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class ModelSpec:
 
 _REGISTRY: dict[str, ModelSpec] = {}
 # CIFAR names whose depth is read from the name, for depths that are not registered.
-_CIFAR_PATTERN = re.compile(r"^(plain|resnet)(\d+)$")
+_CIFAR_PATTERN = re.compile(r"^(plain|resnet|resresnet)(\d+)$")
 
 
 def register(name: str, builder: Callable[..., nn.Module], family: str, paper: str,
@@ -65,7 +69,48 @@ def _register_he2016() -> None:
                  depth=depth)
 
 
+def _register_gelda2016() -> None:
+    paper = "Gelda et al. 2016, Sec. III.A (ResResNet)"
+    for depth in (20, 32, 44, 56, 110):
+        register(f"resresnet{depth}", ResResNet, "resresnet", paper, depth=depth)
+    register("resresnet", ResResNet, "resresnet", paper, listed=False)
+
+
+def _register_rir() -> None:
+    paper = "Targ et al. 2016 (RiR), Fig. 2 and Table 7"
+    thin = {"blocks": (5, 5, 5), "widths": (16, 32, 64)}
+    wide = {"blocks": (2, 3, 3), "widths": (96, 192, 384), "wide_head": True}
+    for arch, thin_name, wide_name in (("cnn", "cnn32", "cnn18w"),
+                                       ("resnet", "rir_resnet32", "resnet18w"),
+                                       ("resnet_init", "resnet_init32", "resnet_init18w"),
+                                       ("rir", "rir32", "rir18w")):
+        register(thin_name, RiRNet, "rir", paper, architecture=arch, **thin)
+        register(wide_name, RiRNet, "rir", paper, architecture=arch, **wide)
+    register("rir", RiRNet, "rir", paper, listed=False)
+
+
+def _register_ror() -> None:
+    paper = "Zhang et al. 2017 (RoR), Fig. 2-3"
+    register("ror3_resnet110", RoR, "ror", paper, depth=110, base="resnet")
+    register("ror3_resnet164", RoR, "ror", paper, depth=164, base="resnet")
+    register("pre_ror3_resnet164", RoR, "ror", paper, depth=164, base="preact")
+    for depth, k in ((40, 2), (40, 4), (58, 4)):
+        register(f"ror3_wrn{depth}_{k}", RoR, "ror", paper, depth=depth, widen_factor=k,
+                 base="preact", depth_counting="wrn")
+    register("ror", RoR, "ror", paper, listed=False)
+    preact = "He et al. 2016b (Pre-ResNet); Zagoruyko & Komodakis 2016 (WRN)"
+    for depth in (164, 1001):
+        register(f"preresnet{depth}", PreActResNet, "preact", preact, depth=depth,
+                 block="bottleneck")
+    for depth, k in ((28, 10), (40, 2), (40, 4), (58, 4)):
+        register(f"wrn{depth}_{k}", PreActResNet, "preact", preact, depth=depth,
+                 widen_factor=k, block="basic")
+
+
 _register_he2016()
+_register_gelda2016()
+_register_rir()
+_register_ror()
 
 
 def list_models(family: str | None = None) -> list[str]:

@@ -1,0 +1,72 @@
+"""Achieved multiply-adds per second while training, against the device's peak.
+
+A training step costs about 3x the forward multiply-adds (forward, and the two products of
+the backward pass). Achieved = that / measured step time. Peak = a large matrix product
+measured on the same device in the same run (bf16 on CUDA, fp32 on CPU), and the vendor's
+dense bf16 figure where the GPU is known.
+
+    python benchmarks/mac_throughput.py               # resnet20, 56, 110 at batch 128
+    python benchmarks/mac_throughput.py --quick       # CI-sized
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import arguments, benchmark_data, timed, write_result  # noqa: E402
+from benchmarks.trainer_throughput import kit_images_per_s  # noqa: E402
+from reslab.analysis import count_macs  # noqa: E402
+from reslab.models import build_model  # noqa: E402
+from reslab.trainer import pick_device  # noqa: E402
+
+# Vendor dense bf16 tensor-core peaks, multiply-adds per second (FLOP/s divided by 2).
+NOMINAL_BF16_MACS = {"H100": 989.4e12 / 2, "H200": 989.4e12 / 2, "A100": 312e12 / 2}
+
+
+def matmul_peak(device: torch.device, size: int) -> float:
+    """Multiply-adds per second of a square matrix product (the practical peak)."""
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    a @ b  # warm-up
+    reps = 20 if device.type == "cuda" else 3
+    seconds = timed(lambda: [a @ b for _ in range(reps)], device)
+    return reps * size ** 3 / seconds
+
+
+def main() -> None:
+    parser = arguments(__doc__, ["resnet20", "resnet56", "resnet110"])
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=30)
+    args = parser.parse_args()
+    if args.quick:
+        args.models, args.steps = ["resnet20"], 3
+    device = pick_device("auto")
+    data = benchmark_data(2_048)
+    peak = matmul_peak(device, 8192 if device.type == "cuda" else 1024)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
+    nominal = next((v for k, v in NOMINAL_BF16_MACS.items() if k in name), None)
+    rows = []
+    for model_name in args.models:
+        macs_per_image = count_macs(build_model(model_name), (1, 3, 32, 32))
+        ips = kit_images_per_s(model_name, data, args.batch_size, args.steps, 2, device,
+                               args.compile)
+        achieved = 3 * macs_per_image * ips
+        rows.append({"model": model_name, "images_per_s": ips,
+                     "training_macs_per_image": 3 * macs_per_image,
+                     "achieved_macs_per_s": achieved,
+                     "fraction_of_matmul_peak": achieved / peak,
+                     "fraction_of_nominal_peak": achieved / nominal if nominal else None})
+        print(f"{model_name}: {achieved / 1e12:.3f} T MAC/s = {achieved / peak:.1%} of the "
+              f"measured matmul peak ({peak / 1e12:.2f} T MAC/s)")
+    write_result("mac_throughput", {
+        "batch_size": args.batch_size, "steps": args.steps, "compile": args.compile,
+        "quick": args.quick, "matmul_peak_macs_per_s": peak,
+        "nominal_peak_macs_per_s": nominal, "results": rows}, args.out)
+
+
+if __name__ == "__main__":
+    main()

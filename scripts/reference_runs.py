@@ -1,0 +1,72 @@
+#!/usr/bin/env python
+"""Train one of the kit's reference sets and store it in ``results/<device>-<budget>-<topic>/``.
+
+The notebooks draw these runs beside the reader's own (see ``reslab.results``). Training goes
+through ``reslab.sweep`` with checkpoints in ``runs/reference-<budget>/``, so a stopped job
+(e.g. a 10-minute GPU call) continues where it stopped when started again with the same
+arguments, and re-running a finished set only re-collects its histories.
+
+    python scripts/reference_runs.py degradation --budget quick --dataset cifar10-jpeg
+    PYTHONPATH=. python scripts/reference_runs.py responses --budget full --dataset cifar10-jpeg
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import reslab  # noqa: E402
+from reslab.analysis import layer_responses  # noqa: E402
+from reslab.trainer import prepare_data  # noqa: E402
+
+TOPICS = {
+    "degradation": ["plain20", "plain56", "resnet20", "resnet56"],
+    "responses": ["plain20", "plain56", "resnet20", "resnet56", "resnet110"],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("topic", choices=sorted(TOPICS))
+    parser.add_argument("--budget", default="full", choices=["smoke", "quick", "full"])
+    parser.add_argument("--dataset", default="cifar10-jpeg")
+    parser.add_argument("--models", nargs="+", help="override the topic's models")
+    parser.add_argument("--compile", action="store_true")
+    args = parser.parse_args()
+    models = args.models or TOPICS[args.topic]
+    histories = reslab.sweep(models, dataset=args.dataset, budget=args.budget,
+                             out=ROOT / "runs" / f"reference-{args.budget}", compile=args.compile)
+    device = "gpu" if torch.cuda.is_available() else "cpu"
+    folder = ROOT / "results" / f"{device}-{args.budget}-{args.topic}"
+    for label, history in histories.items():
+        history.meta["folder"] = None  # a local path means nothing in the repository
+        history.save(folder / label / "history.json")
+    first = next(iter(histories.values()))
+    info = {"command": "python " + shlex.join(sys.argv), "topic": args.topic,
+            "budget": args.budget, "dataset": first.meta["dataset"],
+            "dataset_note": first.meta["dataset_note"], "device": first.meta["device"],
+            "torch": first.meta["torch"], "models": models,
+            "wall_seconds": {k: round(h.meta.get("wall_seconds", 0), 1)
+                             for k, h in histories.items()}}
+    if args.topic == "responses":
+        data = prepare_data(reslab.TrainConfig(**first.config), verbose=False)
+        images = data.normalised_eval(first.config["normalize"])
+        responses = {label: layer_responses(reslab.load_trained(
+            ROOT / "runs" / f"reference-{args.budget}" / label), images)
+            for label in histories}
+        (folder / "responses.json").write_text(json.dumps(responses, indent=1) + "\n")
+    (folder / "run.json").write_text(json.dumps(info, indent=1) + "\n")
+    for h in histories.values():
+        print(h.summary())
+    print(f"wrote {folder}")
+
+
+if __name__ == "__main__":
+    main()

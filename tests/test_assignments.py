@@ -1,0 +1,93 @@
+"""Assignments: nbgrader conventions in the course notebooks, student versions that run."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from reslab.assignments import (course_notebooks, solution_bodies, strip_solutions,
+                                write_assignments)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_strip_solutions_keeps_indentation_and_code_around():
+    source = ("def f(x):\n    y = 1\n    ### BEGIN SOLUTION\n    return x + y\n"
+              "    ### END SOLUTION\n\nanswer = None\n### BEGIN SOLUTION\nanswer = 3\n"
+              "### END SOLUTION\nprint(answer)")
+    student = strip_solutions(source)
+    assert "return x + y" not in student and "answer = 3" not in student
+    assert "    # YOUR CODE HERE\n    ...\n" in student and "\n# YOUR CODE HERE\n...\n" in student
+    assert student.startswith("def f(x):\n    y = 1\n") and student.endswith("print(answer)")
+    compile(student, "student", "exec")
+    with pytest.raises(ValueError, match="unbalanced solution markers"):
+        strip_solutions("### BEGIN SOLUTION\nx = 1\n")
+
+
+def test_every_course_notebook_has_an_exercise_in_nbgrader_form():
+    for path in course_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        solutions = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
+        tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+        assert solutions and tests, f"{path.name} has no exercise"
+        assert all(solution_bodies(c.source) for c in solutions), path.name
+        assert all("checks." in c.source and c.metadata["nbgrader"]["points"] > 0
+                   for c in tests), path.name
+        ids = [c.metadata["nbgrader"]["grade_id"] for c in solutions + tests]
+        assert len(ids) == len(set(ids)), f"{path.name}: grade_ids must be unique"
+
+
+def test_every_notebook_starts_with_colab_badge_and_colab_only_install():
+    for path in course_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        assert "colab.research.google.com/assets/colab-badge.svg" in nb.cells[0].source
+        assert f"notebooks/{path.name}" in nb.cells[0].source
+        setup = nb.cells[1].source
+        assert nb.cells[1].cell_type == "code" and '"google.colab" in sys.modules' in setup
+        assert "pip" in setup and "RESLAB_RUNS" in setup
+
+
+def test_assignments_command_writes_student_notebooks_without_solutions(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "reslab", "assignments", "--out",
+                             str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    originals = course_notebooks()
+    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in originals]
+    for path in originals:
+        course = nbformat.read(path, as_version=4)
+        student = nbformat.read(tmp_path / path.name, as_version=4)
+        text = json.dumps([c.source for c in student.cells])
+        assert "BEGIN SOLUTION" not in text and "YOUR CODE HERE" in text
+        for cell in course.cells:
+            for body in solution_bodies(cell.source):
+                for line in body.strip().splitlines():
+                    if line.strip() and not line.strip().startswith("#"):
+                        assert line not in text, f"{path.name}: solution line left: {line}"
+        assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
+
+
+def test_student_notebooks_run_and_checks_fail_politely(tmp_path):
+    """Each student notebook runs top to bottom (smoke budget); every check says what is
+    missing instead of raising. Training runs are shared with the course notebooks' (same
+    configs), so this costs little beyond the notebooks' own CI run."""
+    from nbclient import NotebookClient
+    written = write_assignments(tmp_path)
+    env_before = os.environ.pop("RESLAB_GRADING", None)
+    try:
+        for path in written:
+            nb = nbformat.read(path, as_version=4)
+            NotebookClient(nb, timeout=600, kernel_name="python3",
+                           resources={"metadata": {"path": str(tmp_path)}}).execute()
+            for cell in nb.cells:
+                if cell.metadata.get("nbgrader", {}).get("grade"):
+                    printed = "".join(o.get("text", "") for o in cell.outputs)
+                    assert "not yet right" in printed and "✗" in printed, (path.name, printed)
+                    assert not any(o.get("output_type") == "error" for o in cell.outputs)
+    finally:
+        if env_before is not None:
+            os.environ["RESLAB_GRADING"] = env_before

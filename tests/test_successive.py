@@ -1,0 +1,48 @@
+"""Successive block training (Gelda et al. 2016, Sec. III.B) as a trainer feature."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import reslab
+from reslab.successive import ORDERS, partial_net, train_successively
+
+
+def test_orders_follow_section_iv():
+    assert ORDERS["top-down"][0] == (0,) and ORDERS["bottom-up"][0] == (2,)
+    assert ORDERS["top-down"][-1] == ORDERS["bottom-up"][-1] == (0, 1, 2)
+
+
+def test_partial_nets_share_stages_with_the_full_net_and_adapt_shapes():
+    full = reslab.build_model("resnet32")
+    last_only = partial_net(full, (2,), 10)
+    assert last_only.stages[0] is full.stages[2] and last_only.stem[0] is full.stem
+    assert last_only(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert last_only.head[-1].in_features == 64
+    first_only = partial_net(full, (0,), 10)
+    assert first_only.head[-1].in_features == 16 and len(first_only.stem) == 1
+    assert first_only(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("order", ["bottom-up", "top-down"])
+def test_three_phases_carry_weights_and_end_with_the_full_net(tmp_path, order):
+    histories = train_successively("resnet32", order, dataset="cifar10-jpeg", budget="smoke",
+                                   out=tmp_path, progress=False, iterations=8, eval_every=2,
+                                   device="cpu", train_subset=256, test_subset=64)
+    labels = list(histories)
+    assert len(labels) == 3 and labels[-1] == "phase3-stage1+2+3"
+    assert [h.last("step") for h in histories.values()] == [2, 2, 4]
+    assert histories[labels[0]].config["milestones"] == [0.8]
+    assert histories[labels[-1]].config["milestones"] == [0.4, 0.8]
+    full = reslab.load_trained(histories[labels[-1]])
+    assert reslab.count_params(full) == 464_154
+    first = torch.load(tmp_path / labels[0] / "checkpoint.pt", weights_only=False)["model"]
+    trained_stage = "stages.0.0.conv1.weight"      # stage 3 (bottom-up) or stage 1 (top-down)
+    index = 2 if order == "bottom-up" else 0
+    untouched = reslab.build_model("resnet32")  # not the same as the first phase's result
+    assert not torch.equal(first[trained_stage], untouched.stages[index][0].conv1.weight)
+    # resuming a finished schedule retrains nothing and returns the same histories
+    again = train_successively("resnet32", order, dataset="cifar10-jpeg", budget="smoke",
+                               out=tmp_path, progress=False, iterations=8, eval_every=2,
+                               device="cpu", train_subset=256, test_subset=64)
+    assert [h.records for h in again.values()] == [h.records for h in histories.values()]
