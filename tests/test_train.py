@@ -151,3 +151,16 @@ def test_bad_training_options_fail_with_one_line():
         T.config_from("smoke", milestones=(32_000, 48_000))
     with pytest.raises(ValueError, match="budget must be one of 'smoke', 'quick', 'full'"):
         T.config_from("huge")
+
+
+@pytest.mark.slow
+def test_fast_path_leaves_the_history_unchanged_within_noise():
+    """channels-last memory and torch.compile (the CPU part of the fast path) change the
+    order of floating-point sums, nothing else: same seed, same budget, same curves."""
+    data = load_dataset("cifar10-jpeg", train_subset=1024, test_subset=256)
+    common = dict(data=data, out=False, iterations=16, eval_every=8, **TINY)
+    slow = T.train("resnet20", channels_last=False, compile=False, **common)
+    fast = T.train("resnet20", channels_last=True, compile=True, **common)
+    for a, b in zip(slow.records, fast.records):
+        assert b["train_loss"] == pytest.approx(a["train_loss"], rel=0.03)
+        assert abs(b["eval_error"] - a["eval_error"]) < 0.04
