@@ -138,7 +138,8 @@ def responses_figure(responses: Mapping[str, Sequence[dict]], title_note: str = 
     bottom.set_xlabel("layer index (sorted by magnitude)")
     for ax in (top, bottom):
         ax.set_ylabel("std")
-        ax.legend(ncol=3)
+        if responses:
+            ax.legend(ncol=3)
     fig.tight_layout()
     return fig
 
@@ -187,21 +188,28 @@ def ablation_figure(rows: Sequence[dict], title_note: str = ""):
     return fig
 
 
-def survival_figure(models: Mapping[str, torch.nn.Module]):
-    """Each block's stochastic-depth survival probability (Huang et al. 2016, linear decay)."""
-    from reslab.models import StochasticDepth
+def survival_curves(curves: Mapping[str, Sequence[float]], title: str = ""):
+    """Survival probability of each residual block, one line per labelled curve."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.4))
-    for i, (label, model) in enumerate(models.items()):
-        probs = [m.survival_prob for m in model.modules() if isinstance(m, StochasticDepth)]
-        ax.plot(range(1, len(probs) + 1), probs, ".-", color=PALETTE[i], label=label)
+    for i, (label, probs) in enumerate(curves.items()):
+        ax.plot(range(1, len(probs) + 1), probs, ".-", color=PALETTE[i % len(PALETTE)],
+                label=label)
     ax.set_xlabel("residual block (input to output)")
     ax.set_ylabel("survival probability")
     ax.set_ylim(0, 1.05)
-    ax.set_title("stochastic depth: linear decay to p_L (used by RoR)")
+    ax.set_title(title or "stochastic depth (Huang et al. 2016): linear decay to p_L")
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def survival_figure(models: Mapping[str, torch.nn.Module]):
+    """Each block's stochastic-depth survival probability in ``models`` (used by RoR)."""
+    from reslab.models import StochasticDepth
+    return survival_curves({label: [m.survival_prob for m in model.modules()
+                                    if isinstance(m, StochasticDepth)]
+                            for label, model in models.items()})
 
 
 def phase_curves(schedules: Mapping[str, Mapping[str, History]],

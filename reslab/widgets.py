@@ -21,6 +21,14 @@ def _show(fig) -> None:
     plt.close(fig)
 
 
+def _live(controls: dict[str, W.Widget], draw) -> W.Widget:
+    """Show ``controls`` above an output that ``draw(**values)`` refreshes on every change."""
+    out = W.interactive_output(draw, controls)
+    box = W.VBox([*controls.values(), out])
+    display(box)
+    return box
+
+
 def valid_depths(block: str = "basic", up_to: int = 200) -> list[int]:
     """CIFAR depths allowed for a block type: 6n+2 (basic) or 9n+2 (bottleneck)."""
     step = 6 if block == "basic" else 9
@@ -71,10 +79,7 @@ def curve_browser(histories: Mapping[str, History],
         reference_curves(fig.axes[0], refs, "kit reference")
         _show(fig)
 
-    out = W.interactive_output(draw, {"depth": slider})
-    box = W.VBox([slider, out])
-    display(box)
-    return box
+    return _live({"depth": slider}, draw)
 
 
 def model_explorer() -> W.Widget:
@@ -103,11 +108,8 @@ def model_explorer() -> W.Widget:
         print(f"  parameters : {count_params(model):>12,}")
         print(f"  multiply-adds per 32x32 image: {count_macs(model, (1, 3, 32, 32)):>12,}")
 
-    out = W.interactive_output(describe, {"family": family, "block": block, "depth": depth,
-                                          "shortcut": shortcut})
-    box = W.VBox([family, block, depth, shortcut, out])
-    display(box)
-    return box
+    return _live({"family": family, "block": block, "depth": depth, "shortcut": shortcut},
+                 describe)
 
 
 def response_browser(responses: Mapping[str, Sequence[dict]], title_note: str = "") -> W.Widget:
@@ -120,7 +122,80 @@ def response_browser(responses: Mapping[str, Sequence[dict]], title_note: str = 
     def draw(chosen) -> None:
         _show(responses_figure({k: responses[k] for k in chosen}, title_note))
 
-    out = W.interactive_output(draw, {"chosen": pick})
-    box = W.VBox([pick, out])
-    display(box)
-    return box
+    return _live({"chosen": pick}, draw)
+
+
+def shortcut_explorer() -> W.Widget:
+    """Pick a depth and a shortcut option; see every block's shortcut and what it costs."""
+    from reslab.analysis import count_params
+    from reslab.models import build_model
+
+    depth = W.SelectionSlider(options=valid_depths("basic", 110), value=20, description="depth")
+    option = W.ToggleButtons(options=["A", "B", "C"], description="shortcut")
+
+    def describe(depth: int, option: str) -> None:
+        model = build_model("resnet", depth=depth, shortcut=option)
+        extra = count_params(model) - count_params(build_model("plain", depth=depth))
+        kinds: dict[str, int] = {}
+        for stage in model.stages:
+            for block in stage:
+                name = type(block.shortcut).__name__
+                kinds[name] = kinds.get(name, 0) + 1
+        print(f"ResNet-{depth}, option {option}: {extra:,} parameters more than plain-{depth}")
+        for name, count in kinds.items():
+            print(f"  {count:3d} x {name}")
+
+    return _live({"depth": depth, "option": option}, describe)
+
+
+def rir_explorer() -> W.Widget:
+    """The four architectures of RiR's Fig. 2 and deeper blocks: layers and parameters."""
+    from reslab.analysis import count_params
+    from reslab.models.rir import ARCHITECTURES, RiRNet
+
+    arch = W.ToggleButtons(options=list(ARCHITECTURES), value="rir", description="network")
+    layers = W.IntSlider(value=2, min=1, max=10, description="layers/block")
+
+    def describe(arch: str, layers: int) -> None:
+        model = RiRNet(arch, blocks=(5, 5, 5), layers_per_block=layers)
+        generalized, outer = ARCHITECTURES[arch]
+        print(f"{arch}: 15 blocks x {layers} layers = {model.depth} layers, "
+              f"{count_params(model):,} parameters")
+        print(f"  generalized residual layers: {generalized}; outer ResNet shortcut: {outer}")
+
+    return _live({"arch": arch, "layers": layers}, describe)
+
+
+def survival_explorer() -> W.Widget:
+    """Move p_L and the depth: stochastic depth's survival probabilities, and the expected
+    number of blocks a mini-batch passes through."""
+    from reslab.models import linear_survival
+    from reslab.plots import survival_curves
+
+    p_last = W.FloatSlider(value=0.5, min=0.1, max=1.0, step=0.05, description="p_L")
+    blocks = W.IntSlider(value=54, min=3, max=200, description="blocks")
+
+    def draw(p_last: float, blocks: int) -> None:
+        probs = linear_survival(blocks, p_last)
+        _show(survival_curves({f"p_L = {p_last:.2f}": probs},
+                              f"stochastic depth (Huang et al. 2016): expected "
+                              f"{sum(probs):.1f} of {blocks} blocks per mini-batch"))
+
+    return _live({"p_last": p_last, "blocks": blocks}, draw)
+
+
+def phase_planner(total_iterations: int) -> W.Widget:
+    """Choose an order; see the phases of successive training and their share of the budget."""
+    from reslab.successive import FINAL_SHARE, ORDERS, PARTIAL_SHARE
+
+    order = W.ToggleButtons(options=list(ORDERS), description="order")
+
+    def describe(order: str) -> None:
+        phases = ORDERS[order]
+        for k, stages in enumerate(phases, start=1):
+            share = FINAL_SHARE if k == len(phases) else PARTIAL_SHARE
+            names = "+".join(str(i + 1) for i in stages)
+            print(f"phase {k}: stages {names:6s} {round(share * total_iterations):6d} iterations"
+                  f"{' (the full net)' if k == len(phases) else ''}")
+
+    return _live({"order": order}, describe)
