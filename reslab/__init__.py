@@ -20,7 +20,8 @@ from reslab.trainer import TrainConfig, load_trained, sweep, train
 __version__ = "0.1.0"
 
 __all__ = [
-    "build_model", "list_models", "count_params", "count_macs", "train", "sweep", "load_trained", "load_dataset",
+    "build_model", "list_models", "count_params", "count_macs", "train", "sweep",
+    "load_trained", "load_dataset",
     "TrainConfig", "History", "Budget", "get_budget", "BasicBlock", "Bottleneck",
     "PreActBlock", "PreActBottleneck", "StochasticDepth", "ZeroPadShortcut",
     "ProjectionShortcut", "make_shortcut", "msra_init",

@@ -7,7 +7,6 @@ Layout: ``results/<set>/run.json`` (the command, device, torch version, budget, 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from reslab.history import History
 from reslab.paths import results_dir

@@ -81,9 +81,9 @@ def test_one_conv_generalized_block_equals_four_conv_form(cin, cout, stride):
     ri, ro = cin // 2, cout // 2
     # Eq. 1 with four separate conv modules and He et al.'s option-A identity on r
     streams = {}
-    for name, (rows, cols) in {"rr": (slice(0, ro), slice(0, ri)), "tr": (slice(0, ro), slice(ri, None)),
-                               "rt": (slice(ro, None), slice(0, ri)),
-                               "tt": (slice(ro, None), slice(ri, None))}.items():
+    r_out, t_out, r_in, t_in = slice(0, ro), slice(ro, None), slice(0, ri), slice(ri, None)
+    blocks = {"rr": (r_out, r_in), "tr": (r_out, t_in), "rt": (t_out, r_in), "tt": (t_out, t_in)}
+    for name, (rows, cols) in blocks.items():
         part = torch.nn.Conv2d(ri if name[0] == "r" else cin - ri, ro if name[1] == "r"
                                else cout - ro, 3, stride, 1, bias=False)
         part.weight.data = conv.weight.data[rows, cols].clone()

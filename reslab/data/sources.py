@@ -53,7 +53,7 @@ class RawDataset:
 def from_arrays(train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray,
                 test_labels: np.ndarray, name: str = "arrays", classes: list[str] | None = None,
                 source: str = "in-memory arrays", note: str = "") -> RawDataset:
-    """A dataset from uint8 arrays, channels-last ``(N, H, W, C)``/``(N, H, W)`` or ``(N, C, H, W)``."""
+    """A dataset from uint8 arrays: ``(N, H, W, C)``, ``(N, H, W)`` or ``(N, C, H, W)``."""
     train, test = _to_nchw(train_images), _to_nchw(test_images)
     labels = np.asarray(train_labels).astype(np.int64)
     classes = classes or [str(c) for c in range(int(max(labels.max(), 0)) + 1)]
@@ -212,7 +212,8 @@ def load_torchvision(name: str, download: bool = True) -> RawDataset:
     """CIFAR-10/100, SVHN or Fashion-MNIST via torchvision, in ``data_dir()``.
 
     Uses a copy already there, else downloads (30 s socket timeout; never when RESLAB_OFFLINE
-    is set); offline, Fashion-MNIST falls back to Debian's files. Otherwise :class:`DatasetUnavailable` says where it looked.
+    is set); offline, Fashion-MNIST falls back to Debian's files. Otherwise
+    :class:`DatasetUnavailable` says where it looked.
     """
     download = download and not os.environ.get("RESLAB_OFFLINE")
     reason = None
@@ -224,7 +225,8 @@ def load_torchvision(name: str, download: bool = True) -> RawDataset:
         except (RuntimeError, OSError) as error:  # missing files, no network, bad archive
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
     else:
-        if name == "fashion-mnist" and (DEBIAN_FASHION_MNIST / "t10k-labels-idx1-ubyte.gz").exists():
+        debian = DEBIAN_FASHION_MNIST / "t10k-labels-idx1-ubyte.gz"
+        if name == "fashion-mnist" and debian.exists():
             return load_fashion_mnist_idx()
         raise DatasetUnavailable(_unavailable_message(name, download, reason))
     (xtr, ytr), (xte, yte) = (_arrays_of(name, s) for s in splits)
