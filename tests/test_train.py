@@ -164,3 +164,10 @@ def test_fast_path_leaves_the_history_unchanged_within_noise():
     for a, b in zip(slow.records, fast.records):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=0.03)
         assert abs(b["eval_error"] - a["eval_error"]) < 0.04
+
+
+def test_mixed_precision_path_runs_on_the_cpu_too(tiny_data):
+    """The bf16 autocast branch (on by default on CUDA) exercised where CI can run it."""
+    history = T.train("resnet20", data=tiny_data, out=False, iterations=2, eval_every=2,
+                      amp=True, **TINY)
+    assert math.isfinite(history.last("train_loss")) and history.last("train_loss") > 0
