@@ -20,6 +20,7 @@ with lr 0.1 -> 0.01 -> 0.001 at 40% and 80% (epochs 40 and 80 of 100).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +89,9 @@ def train_successively(model: str = "resnet32", order: str = "bottom-up",
         share, milestones = (FINAL_SHARE, FINAL_MILESTONES) if is_final else (
             PARTIAL_SHARE, PARTIAL_MILESTONES)
         label = f"phase{k}-stage{'+'.join(str(i + 1) for i in stages)}"
-        config = config_from(budget, **{**base.__dict__, "milestones": milestones,
-                                        "iterations": max(1, round(base.iterations * share)),
-                                        "model": model if is_final else f"{model}:{label}"})
+        config = replace(base, milestones=milestones,
+                         iterations=max(1, round(base.iterations * share)),
+                         model=model if is_final else f"{model}:{label}")
         torch.manual_seed(base.seed + k)  # each partial classifier starts from its own seed
         net = full if is_final else partial_net(full, stages, data.num_classes)
         histories[label] = fit([config], [label], [root / label], data, resume, progress,

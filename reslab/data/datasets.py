@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -172,9 +171,3 @@ def available_datasets(download: bool = False) -> dict[str, str]:
         except sources.DatasetUnavailable as error:
             found[name] = f"unavailable: {str(error).split(';')[0]}"
     return found
-
-
-def dataset_places() -> dict[str, list[Path]]:
-    """Folders searched for the offline copies."""
-    return {"cifar10-jpeg": sources.cifar10_jpeg_places(),
-            "fashion-mnist": [sources.DEBIAN_FASHION_MNIST]}
