@@ -17,7 +17,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -362,12 +362,14 @@ def _loader(config: TrainConfig, data: ImageDataset, device: torch.device,
 
 def fit(configs: Sequence[TrainConfig], labels: Sequence[str], folders: Sequence[Path | None],
         data: ImageDataset | None = None, resume: bool = True, progress: bool = True,
-        models: Sequence[torch.nn.Module | None] | None = None) -> list[History]:
+        models: Sequence[torch.nn.Module | None] | None = None,
+        on_eval: Callable[[History], None] | None = None) -> list[History]:
     """Train one or more models in lockstep on one batch stream; return their histories.
 
     All configs must share the data settings (dataset, subsets, batch size, seed,
     iterations); each model has its own optimiser, schedule and checkpoint folder.
-    ``models`` may give prebuilt models (``None``: build ``config.model``).
+    ``models`` may give prebuilt models (``None``: build ``config.model``); ``on_eval`` is
+    called with a run's history after each of its evaluations (live curves use it).
     """
     _check_lockstep(configs)
     base, process = configs[0], distributed.current_process()
@@ -400,6 +402,8 @@ def fit(configs: Sequence[TrainConfig], labels: Sequence[str], folders: Sequence
             for run in runs:
                 if run.trained_this_period:  # a resumed run may be a period ahead
                     record = run.end_period(eval_images, eval_labels, loader)
+                    if on_eval is not None and process.is_main:
+                        on_eval(run.history)
             bar.set_postfix_str(_postfix(runs, record))
             step = end
     return [run.history for run in runs]
@@ -477,7 +481,8 @@ def _folder(out: str | Path | bool | None, config: TrainConfig, label: str) -> P
 
 def train(model: str = "resnet20", dataset: str = "auto", budget: Budget | str | None = None,
           out: str | Path | None = None, resume: bool = True, progress: bool = True,
-          data: ImageDataset | None = None, **options: Any) -> History:
+          data: ImageDataset | None = None, on_eval: Callable[[History], None] | None = None,
+          **options: Any) -> History:
     """Train one model and return its :class:`~reslab.history.History`.
 
     Args:
@@ -492,12 +497,13 @@ def train(model: str = "resnet20", dataset: str = "auto", budget: Budget | str |
     """
     config = config_from(budget, model=model, dataset=dataset, **options)
     folder = _folder(out, config, model)
-    return fit([config], [model], [folder], data, resume, progress)[0]
+    return fit([config], [model], [folder], data, resume, progress, on_eval=on_eval)[0]
 
 
 def sweep(models: Sequence[str], dataset: str = "auto", budget: Budget | str | None = None,
           out: str | Path | None = None, resume: bool = True, progress: bool = True,
           data: ImageDataset | None = None, model_options: dict[str, dict] | None = None,
+          on_eval: Callable[[History], None] | None = None,
           **options: Any) -> dict[str, History]:
     """Train several models in lockstep on identical batches; ``{name: History}``.
 
@@ -510,5 +516,5 @@ def sweep(models: Sequence[str], dataset: str = "auto", budget: Budget | str | N
     labels = [m.replace(":", "-") for m in models]
     folders = [_folder(Path(out) / lab if out else out, c, lab)
                for c, lab in zip(configs, labels)]
-    histories = fit(configs, list(models), folders, data, resume, progress)
+    histories = fit(configs, list(models), folders, data, resume, progress, on_eval=on_eval)
     return dict(zip(models, histories))
