@@ -167,28 +167,21 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
 
 @torch.no_grad()
 def stream_ablation(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> list[dict]:
-    """RiR's Fig. 3: accuracy after zeroing one stream of one generalized layer at a time.
+    """Targ et al.'s Fig. 3: accuracy after zeroing one stream's learned connections in one
+    generalized residual layer at a time (``model``: a trained ResNet Init net, e.g.
+    ``resnet_init32``; any net with generalized layers works).
 
-    For each generalized residual block (in order) and each stream, that stream's channels of
-    the layer's output are set to zero (for a block's last layer: its output before the outer
-    shortcut is added) and ``images`` are classified. Returns one dict per (layer, stream):
-    ``{"layer", "name", "stream", "accuracy"}``; the unablated accuracy is ``layer`` 0.
+    See :func:`reslab.models.rir.ablated_stream` for what is zeroed (the learned kernel
+    entries that read the stream; the fixed identity is kept). Returns one dict per (layer,
+    stream): ``{"layer", "name", "stream", "accuracy"}``; the unablated accuracy is layer 0.
     """
-    from reslab.models.rir import stream_layers
+    from reslab.models.rir import ablated_stream, stream_layers
 
     rows = [{"layer": 0, "name": "none", "stream": "none",
              "accuracy": accuracy(model, images, labels)}]
     for i, (name, layer) in enumerate(stream_layers(model), start=1):
-        r = layer[0].residual_channels
-        for stream, channels in (("residual", slice(0, r)), ("transient", slice(r, None))):
-            def zero(module, inputs, output, channels=channels):
-                output = output.clone()
-                output[:, channels] = 0
-                return output
-            handle = layer.register_forward_hook(zero)
-            try:
+        for stream in ("residual", "transient"):
+            with ablated_stream(layer[0], stream):
                 rows.append({"layer": i, "name": name, "stream": stream,
                              "accuracy": accuracy(model, images, labels)})
-            finally:
-                handle.remove()
     return rows

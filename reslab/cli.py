@@ -110,6 +110,15 @@ def _assignments(args: argparse.Namespace) -> int:
     return 0
 
 
+def _findings(args: argparse.Namespace) -> int:
+    from reslab.findings_table import run_findings
+    out = run_findings(args.budget, args.seeds, args.dataset, args.notebooks,
+                       progress=not args.quiet)
+    print((out / "FINDINGS.md").read_text())
+    print(f"reslab: wrote {out}")
+    return 0
+
+
 def _data(args: argparse.Namespace) -> int:
     from reslab.data import available_datasets, load_dataset
     if args.name:
@@ -170,6 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     assign.add_argument("--out", required=True, help="folder for the student notebooks")
     assign.add_argument("--notebooks", help="course notebooks folder (default: notebooks/)")
     assign.set_defaults(func=_assignments)
+
+    found = sub.add_parser("findings", help="every notebook's default experiment for several "
+                           "seeds; the table of the papers' findings they show")
+    found.add_argument("--budget", default="quick", choices=["smoke", "quick", "full"])
+    found.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    found.add_argument("--dataset", default="auto")
+    found.add_argument("--notebooks", nargs="+", choices=[f"0{i}" for i in range(1, 9)],
+                       help="only these notebooks (default: 01 ... 08)")
+    found.add_argument("--quiet", action="store_true", help="no progress bars")
+    found.set_defaults(func=_findings)
 
     data = sub.add_parser("data", help="list datasets and where they are; NAME downloads one")
     data.add_argument("name", nargs="?", help="dataset to fetch/load")

@@ -65,6 +65,7 @@ class TrainConfig:
     warmup_window: int = 50        # iterations whose mean training error the rule reads
     linear_warmup: int = 0         # short recipe: lr rises 0 -> lr over these first iterations
     budget: str = "custom"         # the budget the sizes came from (smoke, quick, full)
+    recipe: str = "he2016"         # the paper whose recipe this is (see reslab.recipes)
     augment: bool = True
     normalize: str = "pixel"       # per-pixel mean (paper), "channel" mean/std, or "none"
     eval_every: int | None = None  # iterations between evaluations; None: one epoch
@@ -312,12 +313,25 @@ class Run:
         state = load_latest(self.folder, map_location=self.device)
         if state is None:
             return False
-        if state["config"] != asdict(self.config):
-            changed = [k for k, v in asdict(self.config).items() if state["config"].get(k) != v]
+        changed = config_changes(state["config"], self.config)
+        if changed:
             raise ValueError(f"{self.folder} holds a run with a different config "
                              f"({', '.join(changed)} differ); use another output folder")
         self.load_state_dict(state)
         return True
+
+
+def config_changes(saved: dict[str, Any], config: TrainConfig) -> list[str]:
+    """Fields in which a checkpoint's config differs from ``config``.
+
+    A field that the saved config lacks (written by an older reslab) counts as unchanged when
+    ``config`` holds that field's default, so new options do not orphan old runs.
+    """
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    current = json.loads(json.dumps(asdict(config)))
+    saved = json.loads(json.dumps(saved))
+    return [k for k, v in current.items()
+            if saved.get(k, defaults.get(k)) != v]
 
 
 def load_trained(run: str | Path | History, device: str = "cpu") -> torch.nn.Module:

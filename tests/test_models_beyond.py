@@ -8,7 +8,8 @@ import torch.nn.functional as F
 import reslab
 from reslab import paper
 from reslab.models import BasicBlock, PreActBlock, ZeroPadShortcut, linear_survival
-from reslab.models.rir import GeneralizedResidualConv, RiRNet, four_conv_form, stream_layers
+from reslab.models.rir import (GeneralizedResidualConv, RiRNet, ablated_stream, four_conv_form,
+                              stream_layers)
 from reslab.models.ror import RoR
 
 
@@ -133,13 +134,34 @@ def test_rir_blocks_and_layers_are_configurable():
 
 def test_stream_ablation_zeroes_each_stream_of_each_layer():
     torch.manual_seed(0)
-    model = RiRNet("rir", blocks=(1, 1, 1)).eval()
+    model = reslab.build_model("resnet_init32").eval()   # the paper ablates ResNet Init
     images, labels = torch.randn(40, 3, 32, 32), torch.randint(0, 10, (40,))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
     rows = reslab.analysis.stream_ablation(model, images, labels)
-    assert rows[0]["stream"] == "none" and len(rows) == 1 + 2 * 6
+    assert rows[0]["stream"] == "none" and len(rows) == 1 + 2 * 30
     assert {r["stream"] for r in rows[1:]} == {"residual", "transient"}
     assert all(0 <= r["accuracy"] <= 1 for r in rows)
-    assert all(not layer._forward_hooks for _, layer in stream_layers(model))
+    for k, v in model.state_dict().items():          # every weight restored
+        assert torch.equal(v, before[k]), k
+
+
+def test_stream_ablation_zeroes_learned_connections_but_keeps_the_identity():
+    torch.manual_seed(0)
+    conv = GeneralizedResidualConv(8, 8)
+    torch.nn.init.normal_(conv.weight)
+    r = torch.randn(1, 4, 6, 6)
+    x = torch.cat([r, torch.zeros(1, 4, 6, 6)], 1)     # only the residual stream is non-zero
+    with ablated_stream(conv, "residual"):
+        assert conv.weight[:, :4].abs().sum() == 0 and conv.weight[:, 4:].abs().sum() > 0
+        out = conv(x)
+    # the learned r-connections are gone, the fixed identity r_j -> r_j is not
+    torch.testing.assert_close(out, torch.cat([r, torch.zeros(1, 4, 6, 6)], 1))
+    with ablated_stream(conv, "transient"):
+        assert conv.weight[:, 4:].abs().sum() == 0 and conv.weight[:, :4].abs().sum() > 0
+    assert conv.weight[:, 4:].abs().sum() > 0           # restored on exit
+    with pytest.raises(ValueError, match="stream"):
+        with ablated_stream(conv, "both"):
+            pass
 
 
 # ----- RoR ----------------------------------------------------------------------------------

@@ -198,3 +198,23 @@ def test_wrong_input_says_what_model_expects():
     assert reslab.build_model("resnet20", in_channels=1)(torch.randn(2, 1, 32, 32)).shape == (2, 10)
     with pytest.raises(ValueError, match=r"expects 224x224"):
         reslab.build_model("resnet18")(torch.randn(1, 3, 64, 64))
+
+
+def test_option_a_imagenet_nets_of_table_2_have_the_plain_nets_parameters():
+    # Table 2 / Fig. 4: "the residual networks have no extra parameter compared to their plain
+    # counterparts" (option A)
+    for depth in (18, 34):
+        resnet, plain = reslab.build_model(f"resnet{depth}a"), reslab.build_model(f"plain{depth}")
+        assert reslab.count_params(resnet) == reslab.count_params(plain)
+        assert reslab.count_params(reslab.build_model(f"resnet{depth}")) > \
+            reslab.count_params(plain)                       # option B adds projections
+
+
+def test_zero_gamma_starts_every_residual_block_as_the_identity():
+    model = reslab.build_model("resnet56", zero_gamma=True).eval()
+    x = torch.rand(2, 16, 32, 32)
+    for block in model.stages[0]:
+        torch.testing.assert_close(block(x), x)
+    assert not torch.allclose(reslab.build_model("resnet56").eval().stages[0][0](x), x)
+    with pytest.raises(ValueError, match="zero_gamma needs shortcuts"):
+        reslab.build_model("plain20", zero_gamma=True)

@@ -48,10 +48,37 @@ def test_110_layer_rule_is_automatic_for_deep_nets(tiny_data):
 def test_warmup_lasts_until_training_error_falls_below_threshold(tiny_data, until,
                                                                  expect_switch):
     history = T.train("resnet20", data=tiny_data, out=False, iterations=20, eval_every=5,
-                      warmup="on", warmup_until_error=until, **TINY)
+                      warmup="on", warmup_until_error=until, warmup_window=10, **TINY)
     lrs = history.column("lr")
-    assert lrs[:2] == pytest.approx([0.01, 0.01])  # checked every 10 steps
+    assert lrs[:2] == pytest.approx([0.01, 0.01])  # read once per 10-step window
     assert (lrs[-1] == pytest.approx(0.1 * 0.01)) is expect_switch
+
+
+def test_warmup_rule_reads_a_whole_window_not_a_few_batches(tiny_data):
+    # an error threshold every batch meets: the switch still waits for a full window
+    history = T.train("resnet20", data=tiny_data, out=False, iterations=24, eval_every=1,
+                      warmup="on", warmup_until_error=1.01, warmup_window=8, **TINY)
+    assert history.column("lr")[:9] == pytest.approx([0.01] * 8 + [0.1])
+
+
+def test_linear_warmup_ramps_the_lr_then_follows_the_schedule():
+    c = T.config_from("quick")
+    assert c.linear_warmup == 40 and c.budget == "quick"
+    assert [T.lr_at(c, s, False) for s in (0, 19, 39, 40, 199, 200)] == pytest.approx(
+        [0.1 / 40, 0.1 * 20 / 40, 0.1, 0.1, 0.1, 0.01])
+    full = T.config_from("full")
+    assert full.linear_warmup == 0 and T.lr_at(full, 0, False) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="linear_warmup"):
+        T.TrainConfig(linear_warmup=-1)
+
+
+def test_history_names_the_budget_and_its_deviations_from_the_paper(tiny_data):
+    history = T.train("resnet20", data=tiny_data, out=False, iterations=2, **TINY)
+    assert history.config["budget"] == "smoke"
+    assert any("iterations instead of 64,000" in d for d in history.meta["deviations"])
+    assert history.meta["precision"] in ("bfloat16", "float32")
+    assert T.config_from("full").budget == "full" and \
+        __import__("reslab").get_budget("full").deviations() == []
 
 
 def test_sweep_trains_every_model_on_identical_batches(tiny_data):
@@ -171,3 +198,15 @@ def test_mixed_precision_path_runs_on_the_cpu_too(tiny_data):
     history = T.train("resnet20", data=tiny_data, out=False, iterations=2, eval_every=2,
                       amp=True, **TINY)
     assert math.isfinite(history.last("train_loss")) and history.last("train_loss") > 0
+
+
+def test_recipes_of_the_other_papers_are_named_presets():
+    from reslab.recipes import recipe
+    rir, ror = recipe("rir"), recipe("ror")
+    assert (rir["batch_size"], rir["iterations"]) == (500, 8_200)        # 82 epochs of 100
+    assert rir["milestones"] == pytest.approx((42 / 82, 62 / 82))
+    assert (ror["batch_size"], ror["iterations"]) == (128, 195_312)      # 500 epochs of 390.6
+    assert T.config_from("full", **ror).recipe == "ror"
+    assert recipe("he2016")["iterations"] == T.TrainConfig().iterations
+    with pytest.raises(ValueError, match="recipe"):
+        recipe("vgg")

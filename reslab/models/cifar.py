@@ -56,12 +56,18 @@ class CifarResNet(StagedNet):
         widths: filters of the three stages (the bottleneck width for bottleneck blocks).
         input_size: the square image size ``forward`` accepts (``None``: any).
         stochastic_depth: ``p_L`` of the linear-decay rule, or ``None`` (off).
+        zero_gamma: start every residual block as the identity by zeroing the scale of its
+            last BN (Goyal et al. 2017's "zero-gamma"; the constructed solution of He et al.'s
+            Sec. 3.1). Residual nets only.
     """
 
     def __init__(self, depth: int = 20, shortcut: str | None = "A", block: str = "basic",
                  num_classes: int = 10, in_channels: int = 3,
                  widths: Sequence[int] = (16, 32, 64), input_size: int | None = 32,
-                 stochastic_depth: float | None = None) -> None:
+                 stochastic_depth: float | None = None, zero_gamma: bool = False) -> None:
+        if zero_gamma and shortcut is None:
+            raise ValueError("zero_gamma needs shortcuts: a plain net with zeroed BN scales "
+                             "outputs constants; use it with shortcut='A', 'B' or 'C'")
         n = cifar_blocks_per_stage(depth, block, plain=shortcut is None)
         block_cls = BLOCKS[block]
         stages, channels = make_stages(block_cls, [n] * 3, widths, widths[0], (1, 2, 2),
@@ -70,3 +76,7 @@ class CifarResNet(StagedNet):
                          classifier(channels, num_classes), in_channels, input_size)
         self.depth = depth
         msra_init(self)
+        if zero_gamma:
+            for stage in self.stages:
+                for blk in stage:
+                    nn.init.zeros_(blk.bn3.weight if hasattr(blk, "bn3") else blk.bn2.weight)

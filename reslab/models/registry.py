@@ -67,6 +67,9 @@ def _register_he2016() -> None:
     for depth in (18, 34, 50, 101, 152):
         register(f"resnet{depth}", ImageNetResNet, "imagenet", "He et al. 2016, Table 1",
                  depth=depth)
+    for depth in (18, 34):  # Table 2 / Fig. 4 compare plain nets with option-A ResNets
+        register(f"resnet{depth}a", ImageNetResNet, "imagenet", "He et al. 2016, Table 2",
+                 depth=depth, shortcut="A")
 
 
 def _register_gelda2016() -> None:

@@ -26,6 +26,7 @@ global mean pool); ``layers_per_block`` gives the deeper blocks of Tables 5 and 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -151,6 +152,29 @@ def four_conv_form(conv: GeneralizedResidualConv, x: torch.Tensor) -> torch.Tens
     r_next = c(r, w[:ro, :ri]) + c(t, w[:ro, ri:]) + shortcut         # residual stream
     t_next = c(r, w[ro:, :ri]) + c(t, w[ro:, ri:])                    # transient stream
     return torch.cat([r_next, t_next], 1)
+
+
+@contextmanager
+def ablated_stream(conv: GeneralizedResidualConv, stream: str):
+    """Zero the *learned* connections of one input ``stream`` of ``conv`` while inside.
+
+    Targ et al.'s Fig. 3 zeroes "learned connections of each stream ... a single layer at a
+    time" in a trained ResNet Init net. The paper is silent on the direction; here a stream's
+    learned connections are its outgoing ones: the kernel entries that read the stream (to
+    both streams). The identity (Eq. 2's fixed partial identity, r_j -> r_j) is not learned
+    and stays, so an ablated residual stream still passes through its shortcut.
+    """
+    check_choice("stream", stream, ("residual", "transient"))
+    r_in = conv.in_channels // 2
+    channels = slice(0, r_in) if stream == "residual" else slice(r_in, None)
+    saved = conv.weight.detach()[:, channels].clone()
+    with torch.no_grad():
+        conv.weight[:, channels] = 0
+    try:
+        yield conv
+    finally:
+        with torch.no_grad():
+            conv.weight[:, channels] = saved
 
 
 def stream_layers(model: nn.Module) -> list[tuple[str, StreamLayer]]:

@@ -1,0 +1,177 @@
+"""The papers' findings, read off the default experiments' results, and the findings table.
+
+Each :class:`Finding` is one comparison a paper makes (e.g. "plain-56 has higher training error
+than plain-20", He et al. 2016, Fig. 6), the value the reader's own run gives, and whether that
+value points the paper's way. Notebooks print them under "What to notice";
+``python -m reslab findings`` runs every default experiment for several seeds and writes the
+table (:func:`write_table`) that the notebooks' prose is checked against.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from reslab.experiments import Result
+from reslab.history import History
+
+CHANCE_LOSS = math.log(10)   # cross-entropy of a uniform guess over 10 classes
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One comparison: ``value`` (percentage points, or a ratio) and whether it ``holds``."""
+
+    notebook: str
+    claim: str          # what the paper found, in the words of the comparison
+    paper: str          # where the paper says so, and its numbers
+    metric: str         # what ``value`` is
+    value: float
+    holds: bool
+
+    def line(self) -> str:
+        """One sentence for a notebook's "What to notice"."""
+        verdict = "as in the paper" if self.holds else "NOT as in the paper, at this budget"
+        return f"{self.claim}: {self.metric} = {self.value:+.2f} -- {verdict}"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def final(history: History, key: str = "train_error") -> float:
+    """The last evaluation's value of ``key``, in percent."""
+    return 100 * history.last(key)
+
+
+def near_chance_share(history: History, tolerance: float = 0.05) -> float:
+    """The share of evaluations whose training loss is within ``tolerance`` of ln 10."""
+    losses = history.column("train_loss")
+    return sum(abs(v - CHANCE_LOSS) < tolerance for v in losses) / max(1, len(losses))
+
+
+def _lower(notebook: str, claim: str, paper: str, h: dict, better: str, worse: str,
+           key: str = "eval_error") -> Finding:
+    """A finding that ``better``'s final ``key`` is below ``worse``'s."""
+    kind = "training" if key == "train_error" else "test"
+    value = final(h[better], key) - final(h[worse], key)
+    return Finding(notebook, claim, paper, f"{kind} error {better} - {worse} (points)",
+                   round(value, 2), value < 0)
+
+
+def degradation(result: Result) -> list[Finding]:
+    h, fig6 = result.histories, "He et al. 2016, Fig. 1 and Fig. 6"
+    out = [_lower("01", "plain-56 trains worse than plain-20 (degradation)", f"{fig6} (left)",
+                  h, "plain20", "plain56", "train_error"),
+           _lower("01", "ResNet-56 trains better than plain-56", fig6, h, "resnet56", "plain56",
+                  "train_error"),
+           _lower("01", "ResNet-20 trains better than plain-20", fig6, h, "resnet20", "plain20",
+                  "train_error"),
+           _lower("01", "ResNet-56 trains better than ResNet-20", f"{fig6} (right)", h,
+                  "resnet56", "resnet20", "train_error")]
+    for net in ("resnet20", "resnet56"):
+        share = near_chance_share(h[net])
+        out.append(Finding("01", f"{net} leaves chance level (loss ln 10) at once",
+                           "He et al. 2016, Fig. 6: every ResNet trains from the start",
+                           f"share of {net}'s evaluations at chance", round(share, 2),
+                           share <= 0.10))
+    return out
+
+
+def shortcuts(result: Result) -> list[Finding]:
+    h, t3 = result.histories, "He et al. 2016, Table 3 (ImageNet ResNet-34, top-1 error"
+    return [_lower("02", "option A beats the plain net", f"{t3}: A 25.03 vs plain 28.54)", h,
+                   "resnet20", "plain20"),
+            _lower("02", "option B is slightly better than A", f"{t3}: B 24.52 vs A 25.03)", h,
+                   "resnet20:B", "resnet20"),
+            _lower("02", "option C is marginally better than B", f"{t3}: C 24.19 vs B 24.52)",
+                   h, "resnet20:C", "resnet20:B")]
+
+
+def bottlenecks(result: Result) -> list[Finding]:
+    return [_lower("03", "a deeper bottleneck net beats a shallower basic-block net",
+                   "He et al. 2016, Sec. 4.1 and Table 3 (ResNet-50 22.85 vs ResNet-34 B "
+                   "24.52, ImageNet)", result.histories, "resnet29:bottleneck", "resnet20")]
+
+
+def _mean_std(rows: list[dict]) -> float:
+    return sum(r["std"] for r in rows) / len(rows)
+
+
+def responses(result: Result) -> list[Finding]:
+    r, fig7 = result.measurements["responses"], "He et al. 2016, Fig. 7 and Sec. 4.2"
+    out = []
+    for low, high, claim in (("resnet20", "plain20", "ResNet-20 responds less than plain-20"),
+                             ("resnet56", "plain56", "ResNet-56 responds less than plain-56"),
+                             ("resnet56", "resnet20", "ResNet-56 responds less than ResNet-20")):
+        ratio = _mean_std(r[low]) / _mean_std(r[high])
+        out.append(Finding("04", claim, fig7, f"mean response std {low} / {high}",
+                           round(ratio, 3), ratio < 1))
+    return out
+
+
+def resresnet(result: Result) -> list[Finding]:
+    h, g = result.histories, "Gelda et al. 2016, Fig. 9 (accuracy"
+    return [_lower("05", "ResResNet-20 is no better than ResNet-20",
+                   f"{g}: 90.05 vs 91.53)", h, "resnet20", "resresnet20"),
+            _lower("05", "ResResNet-56 is no better than ResNet-56",
+                   f"{g}: 86.03 vs 92.30)", h, "resnet56", "resresnet56")]
+
+
+def rir(result: Result) -> list[Finding]:
+    h, t3 = result.histories, "Targ et al. 2016, Table 3 (accuracy"
+    out = [_lower("06", "RiR beats ResNet", f"{t3}: 92.97 vs 92.32)", h, "rir32",
+                  "rir_resnet32"),
+           _lower("06", "ResNet Init beats CNN", f"{t3}: 89.62 vs 89.03)", h, "resnet_init32",
+                  "cnn32"),
+           _lower("06", "ResNet beats CNN", f"{t3}: 92.32 vs 89.03)", h, "rir_resnet32",
+                  "cnn32")]
+    rows = result.measurements["ablation"]
+    base = rows[0]["accuracy"]
+    for stream in ("residual", "transient"):
+        drops = [100 * (base - r["accuracy"]) for r in rows if r["stream"] == stream]
+        mean = sum(drops) / len(drops)
+        out.append(Finding("06", f"zeroing the {stream} stream's learned connections "
+                           "lowers accuracy", "Targ et al. 2016, Fig. 3 (both streams "
+                           "contribute to accuracy)",
+                           "mean accuracy drop over layers (points)", round(mean, 2), mean > 0))
+    return out
+
+
+def ror(result: Result) -> list[Finding]:
+    h, z = result.histories, "Zhang et al. 2017, Tables V-VI"
+    gap = {k: final(h[k], "eval_error") - final(h[k], "train_error") for k in ("ror:m3",
+                                                                              "ror:m3+SD")}
+    return [_lower("07", "RoR-3 beats RoR-1 (m = 1: a ResNet with projection shortcuts)",
+                   f"{z} (m = 3 is the best level count)", h, "ror:m3", "ror:m1"),
+            _lower("07", "stochastic depth makes RoR-3 better", f"{z} (e.g. RoR-3-WRN40-2 "
+                   "4.59 with SD vs 5.01 without)", h, "ror:m3+SD", "ror:m3"),
+            Finding("07", "stochastic depth narrows RoR-3's generalisation gap",
+                    f"{z}: RoR without SD overfits", "gap (test - train error) with SD - "
+                    "without (points)", round(gap["ror:m3+SD"] - gap["ror:m3"], 2),
+                    gap["ror:m3+SD"] < gap["ror:m3"])]
+
+
+def successive(result: Result) -> list[Finding]:
+    phases, g = result.measurements["phases"], "Gelda et al. 2016, Sec. IV (accuracy"
+    last = {order: list(runs.values())[-1] for order, runs in phases.items()}
+    h = {**last, "resnet32": result.histories["resnet32"]}
+    return [_lower("08", "bottom-up beats top-down", f"{g}: 92.15 vs 89.82)", h, "bottom-up",
+                   "top-down"),
+            _lower("08", "training the whole net at once beats bottom-up",
+                   f"{g}: ResNet-32 92.66 vs bottom-up 92.15)", h, "resnet32", "bottom-up")]
+
+
+READERS: dict[str, Callable[[Result], list[Finding]]] = {
+    "01": degradation, "02": shortcuts, "03": bottlenecks, "04": responses, "05": resresnet,
+    "06": rir, "07": ror, "08": successive}
+
+
+def findings(result: Result) -> list[Finding]:
+    """The findings of one notebook's default experiment."""
+    return READERS[result.notebook](result)
+
+
+def show(result: Result) -> None:
+    """Print a notebook's findings as "What to notice" lines."""
+    for finding in findings(result):
+        print("-", finding.line())

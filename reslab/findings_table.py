@@ -1,0 +1,134 @@
+"""``python -m reslab findings``: every notebook's default experiment for several seeds, and the
+table of the papers' findings that they show (``results/findings-<budget>-<device>/``).
+
+The folder holds ``FINDINGS.md`` (the table), ``findings.json`` (the same as data), ``run.json``
+(command, device, torch version, dataset, the budget's deviations from the paper, and the wall
+time of each notebook's experiment per seed), and ``seed<k>/<notebook>/...`` with every run's
+``history.json`` and the measurements (Fig. 7 responses, RiR stream ablation). Training runs
+keep checkpoints in ``runs/findings-<budget>/seed<k>/``, so a stopped job resumes.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from reslab import experiments
+from reslab.budget import get_budget
+from reslab.findings import Finding, findings
+from reslab.paths import results_dir, runs_dir
+
+
+def _device() -> str:
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def results_folder(budget: str) -> Path:
+    """``results/findings-<budget>-<cpu|gpu>``."""
+    return results_dir() / f"findings-{budget}-{_device()}"
+
+
+def _save_result(result: experiments.Result, folder: Path) -> None:
+    for label, history in result.histories.items():
+        history.meta["folder"] = None  # a local path means nothing in the repository
+        history.save(folder / label.replace(":", "-") / "history.json")
+    for name in ("responses", "ablation"):
+        if name in result.measurements:
+            (folder / f"{name}.json").write_text(
+                json.dumps(result.measurements[name], indent=1) + "\n")
+
+
+def _longest(path: Path, notebook: str, seconds: float) -> float:
+    """Keep the longest time measured for a notebook: a resumed job re-reads finished runs."""
+    times = json.loads(path.read_text()) if path.exists() else {}
+    times[notebook] = round(max(seconds, times.get(notebook, 0.0)), 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(times, indent=1) + "\n")
+    return times[notebook]
+
+
+def run_seed(seed: int, budget: str, dataset: str, notebooks: Sequence[str], out: Path,
+             progress: bool) -> tuple[list[Finding], dict[str, float], dict]:
+    """Every notebook's experiment for one seed, in course order (shared runs are reused)."""
+    found, seconds, meta = [], {}, {}
+    for nb in notebooks:
+        start = time.perf_counter()
+        result = experiments.run(nb, budget, seed=seed, dataset=dataset,
+                                 out=runs_dir() / f"findings-{budget}" / f"seed{seed}",
+                                 progress=progress)
+        seconds[nb] = _longest(out / f"seed{seed}" / "seconds.json", nb,
+                               time.perf_counter() - start)
+        _save_result(result, out / f"seed{seed}" / nb)
+        found += findings(result)
+        meta = next(iter(result.histories.values())).meta
+        print(f"reslab findings: seed {seed}, notebook {nb}: {seconds[nb]:.0f} s", flush=True)
+    return found, seconds, meta
+
+
+def _merge(per_seed: dict[int, list[Finding]]) -> list[dict]:
+    """One row per finding: its values for every seed and in how many it holds."""
+    rows: dict[tuple[str, str], dict] = {}
+    for seed, found in per_seed.items():
+        for f in found:
+            row = rows.setdefault((f.notebook, f.claim), {
+                "notebook": f.notebook, "claim": f.claim, "paper": f.paper,
+                "metric": f.metric, "values": {}, "holds": {}})
+            row["values"][seed], row["holds"][seed] = f.value, f.holds
+    return list(rows.values())
+
+
+def markdown(rows: Sequence[dict], seeds: Sequence[int]) -> str:
+    """The findings table as Markdown."""
+    head = ["notebook", "finding (paper's direction)", "paper", "measure"]
+    head += [f"seed {s}" for s in seeds] + ["holds"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        values = [f"{r['values'][s]:+.2f}" + ("" if r["holds"][s] else " ✗") for s in seeds]
+        k = sum(r["holds"].values())
+        lines.append("| " + " | ".join([r["notebook"], r["claim"], r["paper"], r["metric"],
+                                        *values, f"{k} of {len(seeds)}"]) + " |")
+    return "\n".join(lines)
+
+
+def write_table(out: Path, rows: Sequence[dict], seeds: Sequence[int], info: dict) -> None:
+    """Write FINDINGS.md, findings.json and run.json into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "findings.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (out / "run.json").write_text(json.dumps(info, indent=1) + "\n")
+    seconds = info["seconds"]
+    timing = ", ".join(f"{nb} {max(s[nb] for s in seconds.values()) / 60:.1f}"
+                       for nb in next(iter(seconds.values())))
+    text = (f"# Findings, {info['budget']} budget, {info['dataset']}\n\n"
+            f"`{info['command']}` on {info['device']}, torch {info['torch']}, "
+            f"{info['precision']}.\n\nBudget deviations from the paper: "
+            f"{'; '.join(info['deviations']) or 'none'}.\n\nA value marked ✗ points against "
+            f"the paper's direction. Minutes per notebook (slowest seed): {timing}.\n\n"
+            + markdown(rows, seeds) + "\n")
+    (out / "FINDINGS.md").write_text(text)
+
+
+def run_findings(budget: str = "quick", seeds: Sequence[int] = (0, 1, 2),
+                 dataset: str = "auto", notebooks: Sequence[str] | None = None,
+                 progress: bool = False) -> Path:
+    """Run the default experiments for ``seeds`` and write the findings folder; its path."""
+    notebooks = list(notebooks or experiments.EXPERIMENTS)
+    command = shlex.join(["python", "-m", "reslab", "findings", "--budget", budget, "--seeds",
+                          *map(str, seeds), "--dataset", dataset, "--notebooks", *notebooks])
+    out = results_folder(get_budget(budget).name)
+    per_seed, seconds, meta = {}, {}, {}
+    for seed in seeds:
+        per_seed[seed], seconds[seed], meta = run_seed(seed, budget, dataset, notebooks, out,
+                                                       progress)
+    info = {"command": command, "budget": budget,
+            "dataset": meta["dataset"], "dataset_note": meta.get("dataset_note"),
+            "device": meta["device"], "torch": torch.__version__,
+            "precision": meta.get("precision", "float32"), "platform": platform.platform(),
+            "deviations": get_budget(budget).deviations(), "seeds": list(seeds),
+            "seconds": seconds}
+    write_table(out, _merge(per_seed), seeds, info)
+    return out

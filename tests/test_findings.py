@@ -1,0 +1,67 @@
+"""Each notebook's default experiment and the findings table (``python -m reslab findings``)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from reslab import experiments, findings
+from reslab.cli import main
+from reslab.history import History
+
+
+def _history(label: str, train_error: float, eval_error: float, losses=(1.0,)) -> History:
+    records = [{"step": i + 1, "train_loss": loss, "train_error": train_error,
+                "eval_error": eval_error} for i, loss in enumerate(losses)]
+    return History(label, {"iterations": len(losses)}, records)
+
+
+def test_degradation_findings_read_the_papers_direction():
+    h = {"plain20": _history("plain20", 0.50, 0.5), "plain56": _history("plain56", 0.80, 0.8),
+         "resnet20": _history("resnet20", 0.45, 0.5),
+         "resnet56": _history("resnet56", 0.55, 0.5, losses=(2.31, 2.0, 1.5))}
+    found = {f.claim: f for f in findings.findings(experiments.Result("01", h))}
+    degradation = found["plain-56 trains worse than plain-20 (degradation)"]
+    assert degradation.holds and degradation.value == pytest.approx(-30.0)
+    assert found["ResNet-56 trains better than plain-56"].holds
+    assert not found["ResNet-56 trains better than ResNet-20"].holds   # 55% vs 45%
+    chance = found["resnet56 leaves chance level (loss ln 10) at once"]
+    assert chance.value == pytest.approx(0.33) and not chance.holds     # 1 of 3 evaluations
+
+
+def test_stream_ablation_findings_need_a_drop_in_accuracy():
+    rows = [{"layer": 0, "stream": "none", "accuracy": 0.8},
+            {"layer": 1, "stream": "residual", "accuracy": 0.5},
+            {"layer": 1, "stream": "transient", "accuracy": 0.81}]
+    h = {k: _history(k, 0.5, e) for k, e in (("rir32", 0.3), ("rir_resnet32", 0.4),
+                                             ("resnet_init32", 0.5), ("cnn32", 0.6))}
+    found = findings.findings(experiments.Result("06", h, {"ablation": rows}))
+    by_claim = {f.claim: f for f in found}
+    assert by_claim["RiR beats ResNet"].holds
+    assert by_claim["zeroing the residual stream's learned connections lowers accuracy"].holds
+    assert not by_claim["zeroing the transient stream's learned connections lowers "
+                        "accuracy"].holds
+
+
+def test_unknown_notebook_is_one_clear_error():
+    with pytest.raises(ValueError, match="no default experiment for notebook '09'"):
+        experiments.run("09", "smoke")
+
+
+def test_findings_command_writes_the_table_for_every_seed(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESLAB_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("RESLAB_RESULTS", str(tmp_path / "results"))
+    assert main(["findings", "--budget", "smoke", "--seeds", "0", "1", "--dataset",
+                 "shapes10", "--notebooks", "01", "--quiet"]) == 0
+    out = tmp_path / "results" / "findings-smoke-cpu"
+    rows = json.loads((out / "findings.json").read_text())
+    assert len(rows) == 6 and all(set(r["values"]) == {"0", "1"} for r in rows)
+    info = json.loads((out / "run.json").read_text())
+    assert info["dataset"] == "shapes10" and info["torch"] and info["device"].startswith("CPU")
+    assert info["command"].startswith("python -m reslab findings --budget smoke")
+    table = (out / "FINDINGS.md").read_text()
+    assert "| 01 | plain-56 trains worse than plain-20 (degradation) |" in table
+    assert "of 2 |" in table
+    for seed in (0, 1):
+        history = History.load(out / f"seed{seed}" / "01" / "resnet56" / "history.json")
+        assert history.config["seed"] == seed and history.meta["folder"] is None
