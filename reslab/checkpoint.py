@@ -208,7 +208,7 @@ def _hint(path: Path) -> str:
     previous = path.with_name(PREVIOUS)
     if path.name == LATEST and previous.exists() and is_good(previous):
         return f"; the previous checkpoint {previous} is intact and can be loaded instead"
-    return ""
+    return "; remove it to start over, or use a checkpoint written by reslab"
 
 
 def is_good(path: Path) -> bool:

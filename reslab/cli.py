@@ -166,7 +166,8 @@ def _data(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m reslab", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                metavar="{demo,train,models,assignments,data}")
 
     demo = sub.add_parser("demo", help="train plain-20/56 and ResNet-20/56 briefly; plot Fig. 6")
     demo.add_argument("--out", default="runs/demo", help="folder for runs and the figure")
