@@ -11,6 +11,11 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reslab.data import ImageDataset
+    from reslab.trainer import TrainConfig
 
 
 class _Parser(argparse.ArgumentParser):
@@ -84,10 +89,11 @@ def _models(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from reslab.checkpoint import LATEST, PREVIOUS
-    from reslab.trainer import fit
+    from reslab.trainer import default_folder, fit
 
-    config, out = _train_config(args)
+    config = _train_config(args)
     data, config = _train_data(args, config)
+    out = Path(args.out) if args.out else default_folder(config, args.model)
     if not args.resume and ((out / LATEST).exists() or (out / PREVIOUS).exists()):
         raise ValueError(f"{out} already holds a run; pass --resume to continue it, or choose "
                          "another --out")
@@ -97,8 +103,8 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_config(args: argparse.Namespace):
-    """The run's config and folder from the arguments, checked before any data is read."""
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """The run's config from the arguments, checked (with --out) before any data is read."""
     from reslab.budget import ENV_VAR
     from reslab.models import build_model
     from reslab.trainer import config_from, default_folder
@@ -117,13 +123,16 @@ def _train_config(args: argparse.Namespace):
                          compile=args.compile, warmup=args.warmup,
                          deterministic=args.deterministic,
                          activation_checkpointing=args.checkpoint_activations, **overrides)
+    if budget is None:
+        print(f"reslab: budget {config.budget!r} from ${ENV_VAR} (--budget overrides it)")
     check_device(config.device)
-    out = Path(args.out) if args.out else default_folder(config, args.model)
-    check_output_folder(out)
-    return config, out
+    # the default folder's name depends on the final length, but its place is known now
+    check_output_folder(Path(args.out) if args.out else default_folder(config, args.model))
+    return config
 
 
-def _train_data(args: argparse.Namespace, config):
+def _train_data(args: argparse.Namespace,
+                config: TrainConfig) -> tuple[ImageDataset, TrainConfig]:
     """The dataset, checked against the config; the config with its length in iterations."""
     from reslab.trainer import prepare_data
     from reslab.validate import check_data

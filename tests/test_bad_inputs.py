@@ -242,6 +242,8 @@ CLI_CASES = [
          setup=a_file),
     Case("out-under-file", train(out="{file}/run"), r"a-file.txt is a file",
          r"path under a folder", setup=a_file),
+    Case("runs-dir-is-file", train("--out"), r"a-file.txt is a file", r"path under a folder",
+         setup=a_file, env={"RESLAB_RUNS": "{file}"}),
     Case("out-read-only", train(out="{ro}/run"), r"not writable", r"writable folder",
          needs="readonly"),
     Case("num-classes-small", train() + opt("num_classes=5"), r"num_classes=5",
@@ -459,7 +461,7 @@ def _prepare(case: Case, ctx: Ctx, monkeypatch) -> dict[str, bytes]:
     if case.needs == "readonly" and ctx.readonly is None:
         pytest.skip("no read-only folder can be made here (no tmpfs mount as root)")
     for key, value in case.env.items():
-        monkeypatch.setenv(key, value)
+        monkeypatch.setenv(key, ctx.fmt(value))
     if case.setup:
         case.setup(ctx)
     return _snapshot(ctx.run)
