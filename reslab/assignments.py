@@ -3,7 +3,7 @@
 In the course notebooks every exercise's solution sits between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION`` in a cell whose metadata marks it as an nbgrader solution cell, and the
 check after it is an nbgrader test cell (graded, locked). Instructors who use nbgrader can
-therefore generate and grade assignments with it. Without nbgrader,
+therefore generate and grade assignments with it. Without nbgrader (or nbformat),
 ``python -m reslab assignments --out DIR`` writes the student versions itself: each solution
 is replaced by ``# YOUR CODE HERE`` and ``...`` (not ``raise NotImplementedError``, so a
 student notebook still runs to the end and the checks say what is missing), and outputs are
@@ -12,10 +12,10 @@ cleared.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from pathlib import Path
-
-import nbformat
+from typing import Any
 
 from reslab.paths import REPO_DIR
 
@@ -29,7 +29,8 @@ def strip_solutions(source: str, where: str = "cell") -> str:
     """``source`` with every solution region replaced by a stub at the same indentation."""
     if source.count(BEGIN) != source.count(END):
         raise ValueError(f"{where}: unbalanced solution markers ({source.count(BEGIN)} "
-                         f"'{BEGIN}' vs {source.count(END)} '{END}')")
+                         f"'{BEGIN}' vs {source.count(END)} '{END}'); every '{BEGIN}' "
+                         f"needs its '{END}'")
     return _SOLUTION.sub(lambda m: STUB.format(indent=m["indent"]), source)
 
 
@@ -38,14 +39,33 @@ def solution_bodies(source: str) -> list[str]:
     return [m["body"] for m in _SOLUTION.finditer(source)]
 
 
-def student_version(notebook: nbformat.NotebookNode, name: str = "notebook"):
-    """A copy of ``notebook`` with solutions stubbed out and all outputs cleared."""
+def _text(source: str | list[str]) -> str:
+    """A cell's source as one string (the notebook format allows a list of lines)."""
+    return "".join(source) if isinstance(source, list) else source
+
+
+def student_version(notebook: dict[str, Any], name: str = "notebook") -> dict[str, Any]:
+    """A copy of ``notebook`` (its JSON as a dict) with solutions stubbed, outputs cleared."""
     nb = copy.deepcopy(notebook)
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code":
-            cell.source = strip_solutions(cell.source, f"{name}, cell {i}")
-            cell.outputs, cell.execution_count = [], None
-    nb.metadata.pop("widgets", None)
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") == "code":
+            source = strip_solutions(_text(cell.get("source", "")), f"{name}, cell {i}")
+            cell["source"] = source.splitlines(keepends=True)
+            cell["outputs"], cell["execution_count"] = [], None
+    nb.get("metadata", {}).pop("widgets", None)
+    return nb
+
+
+def read_notebook(path: Path) -> dict[str, Any]:
+    """A notebook file's JSON; one ValueError line if it is not a notebook."""
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not a readable notebook ({type(error).__name__}); "
+                         "pass --notebooks with a folder of valid .ipynb files") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise ValueError(f"{path} is not a notebook (no list of cells); pass --notebooks "
+                         "with a folder of valid .ipynb files")
     return nb
 
 
@@ -60,13 +80,25 @@ def course_notebooks(folder: Path | None = None) -> list[Path]:
 
 
 def write_assignments(out: Path, notebooks: Path | None = None) -> list[Path]:
-    """Write one student notebook per course notebook into ``out``; returns their paths."""
+    """Write one student notebook per course notebook into ``out``; returns their paths.
+
+    Plain JSON in and out (the ``json`` module, not nbformat): works with the base install.
+    Every notebook is converted before the first is written, so a bad one writes nothing.
+    """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in course_notebooks(notebooks):
-        nb = student_version(nbformat.read(path, as_version=4), path.name)
-        target = out / path.name
-        nbformat.write(nb, target)
-        written.append(target)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file: use a folder for the student notebooks")
+    students = {path.name: student_version(read_notebook(path), path.name)
+                for path in course_notebooks(notebooks)}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, nb in students.items():
+            (out / name).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n",
+                                    encoding="utf-8")
+            written.append(out / name)
+    except OSError as error:
+        raise ValueError(f"--out {out}: cannot write the student notebooks "
+                         f"({error.strerror or type(error).__name__}); use a writable "
+                         "folder") from None
     return written

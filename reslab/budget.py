@@ -84,6 +84,11 @@ def get_budget(name: str | Budget | None = None) -> Budget:
     """The budget called ``name``, or the one ``$RESLAB_BUDGET`` names (default "quick")."""
     if isinstance(name, Budget):
         return name
-    name = name or os.environ.get(ENV_VAR, DEFAULT)
+    if not name and os.environ.get(ENV_VAR):
+        name = os.environ[ENV_VAR]
+        if name not in BUDGETS:
+            raise ValueError(f"{ENV_VAR}={name!r} is not a budget: set it to one of "
+                             f"{', '.join(map(repr, BUDGETS))}, or unset it for {DEFAULT!r}")
+    name = name or DEFAULT
     check_choice("budget", name, BUDGETS)
     return BUDGETS[name]

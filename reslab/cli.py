@@ -5,10 +5,17 @@ Every bad argument ends with exit code 2 and one line on stderr saying what is w
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
-from dataclasses import replace
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reslab.data import ImageDataset
+    from reslab.trainer import TrainConfig
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,11 +35,23 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {value}")
+    return value
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite positive number, got {text!r}")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {value}")
     return value
@@ -40,9 +59,9 @@ def _positive_float(text: str) -> float:
 
 def _model_option(text: str) -> tuple[str, object]:
     """``key=value`` with value read as int, float, None/True/False, or a string."""
-    if "=" not in text:
+    key, _, raw = text.partition("=")
+    if not key.strip() or "=" not in text:
         raise argparse.ArgumentTypeError(f"expected key=value (e.g. shortcut=B), got {text!r}")
-    key, raw = text.split("=", 1)
     for cast in (int, float):
         try:
             return key, cast(raw)
@@ -53,8 +72,12 @@ def _model_option(text: str) -> tuple[str, object]:
 
 def _models(args: argparse.Namespace) -> int:
     from reslab.analysis import format_table, model_summary
-    from reslab.models import list_models
+    from reslab.models import list_models, model_spec
 
+    families = list(dict.fromkeys(model_spec(name).family for name in list_models()))
+    if args.family is not None and args.family not in families:
+        raise ValueError(f"--family {args.family!r} is not a model family: use one of "
+                         f"{', '.join(families)}")
     rows = []
     for name in list_models(args.family):
         row = model_summary(name)
@@ -66,24 +89,10 @@ def _models(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from reslab.checkpoint import LATEST, PREVIOUS
-    from reslab.models import build_model
-    from reslab.trainer import config_from, default_folder, fit, prepare_data
+    from reslab.trainer import default_folder, fit
 
-    options = dict(args.option or [])
-    build_model(args.model, **options)  # a bad name, depth or option fails here, before data
-    overrides = {k: v for k, v in {
-        "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
-        "train_subset": args.train_subset, "test_subset": args.test_subset,
-        "device": args.device, "eval_every": args.eval_every}.items() if v is not None}
-    config = config_from(args.budget, model=args.model, dataset=args.dataset,
-                         model_options=options, validation=args.validation,
-                         compile=args.compile, warmup=args.warmup,
-                         deterministic=args.deterministic,
-                         activation_checkpointing=args.checkpoint_activations, **overrides)
-    data = prepare_data(config)
-    if args.epochs or args.iterations:
-        steps_per_epoch = len(data.train_labels) // config.batch_size
-        config = replace(config, iterations=args.iterations or args.epochs * steps_per_epoch)
+    config = _train_config(args)
+    data, config = _train_data(args, config)
     out = Path(args.out) if args.out else default_folder(config, args.model)
     if not args.resume and ((out / LATEST).exists() or (out / PREVIOUS).exists()):
         raise ValueError(f"{out} already holds a run; pass --resume to continue it, or choose "
@@ -94,8 +103,52 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """The run's config from the arguments, checked (with --out) before any data is read."""
+    from reslab.budget import ENV_VAR
+    from reslab.models import build_model
+    from reslab.trainer import config_from, default_folder
+    from reslab.validate import check_device, check_output_folder
+
+    options = dict(args.option or [])
+    build_model(args.model, **options)  # a bad name, depth or option fails here, before data
+    overrides = {k: v for k, v in {
+        "lr": args.lr, "batch_size": args.batch_size, "seed": args.seed,
+        "train_subset": args.train_subset, "test_subset": args.test_subset,
+        "device": args.device, "eval_every": args.eval_every}.items() if v is not None}
+    # --budget, else $RESLAB_BUDGET (an unknown value is an error naming it), else full
+    budget = args.budget or (None if os.environ.get(ENV_VAR) else "full")
+    config = config_from(budget, model=args.model, dataset=args.dataset,
+                         model_options=options, validation=args.validation,
+                         compile=args.compile, warmup=args.warmup,
+                         deterministic=args.deterministic,
+                         activation_checkpointing=args.checkpoint_activations, **overrides)
+    if budget is None:
+        print(f"reslab: budget {config.budget!r} from ${ENV_VAR} (--budget overrides it)")
+    check_device(config.device)
+    # the default folder's name depends on the final length, but its place is known now
+    check_output_folder(Path(args.out) if args.out else default_folder(config, args.model))
+    return config
+
+
+def _train_data(args: argparse.Namespace,
+                config: TrainConfig) -> tuple[ImageDataset, TrainConfig]:
+    """The dataset, checked against the config; the config with its length in iterations."""
+    from reslab.trainer import prepare_data
+    from reslab.validate import check_data
+
+    data = prepare_data(config)
+    check_data(config, data)  # classes, channels, batch size: before --epochs is converted
+    if args.epochs or args.iterations:
+        steps_per_epoch = len(data.train_labels) // config.batch_size
+        config = replace(config, iterations=args.iterations or args.epochs * steps_per_epoch)
+    return data, config
+
+
 def _demo(args: argparse.Namespace) -> int:
     from reslab.demo import run_demo
+    from reslab.validate import check_output_folder
+    check_output_folder(args.out)
     run_demo(Path(args.out), iterations=args.iterations)
     return 0
 
@@ -131,7 +184,8 @@ def _data(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m reslab", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                metavar="{demo,train,models,assignments,data}")
 
     demo = sub.add_parser("demo", help="train plain-20/56 and ResNet-20/56 briefly; plot Fig. 6")
     demo.add_argument("--out", default="runs/demo", help="folder for runs and the figure")
@@ -146,8 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     length = train.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=_positive_int, help="length in epochs")
     length.add_argument("--iterations", type=_positive_int, help="length in iterations")
-    train.add_argument("--budget", default="full", choices=["smoke", "quick", "full"],
-                       help="data sizes and default length (default: full, the paper's)")
+    train.add_argument("--budget", choices=["smoke", "quick", "full"],
+                       help="data sizes and default length (default: $RESLAB_BUDGET if set, "
+                            "else full, the paper's)")
     train.add_argument("--out", help="run folder for checkpoints and history.json (default: "
                        "runs/<model>-<dataset>-<config hash>)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -155,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="model option, e.g. --option shortcut=B (repeatable)")
     train.add_argument("--lr", type=_positive_float)
     train.add_argument("--batch-size", type=_positive_int)
-    train.add_argument("--seed", type=int)
+    train.add_argument("--seed", type=_nonnegative_int)
     train.add_argument("--train-subset", type=_positive_int)
     train.add_argument("--test-subset", type=_positive_int)
     train.add_argument("--eval-every", type=_positive_int, help="iterations between evaluations")
@@ -197,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from reslab.checkpoint import CheckpointError
+    """Run one command; a bad input is exit code 2 and one line on stderr, never a traceback."""
+    from reslab.checkpoint import WriteFailed
     from reslab.data import DatasetUnavailable
     from reslab.trainer import TrainingDiverged
 
@@ -205,12 +261,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ValueError, DatasetUnavailable) as error:
-        print(f"python -m reslab {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except (TrainingDiverged, CheckpointError) as error:
-        print(f"python -m reslab {args.command}: {error}", file=sys.stderr)
-        return 1
+        return _fail(args, f"error: {error}", 2)
+    except (TrainingDiverged, WriteFailed) as error:
+        return _fail(args, str(error), 1)
     except KeyboardInterrupt:
-        print(f"python -m reslab {args.command}: interrupted; resume with --resume",
-              file=sys.stderr)
-        return 130
+        return _fail(args, "interrupted; resume with --resume", 130)
+
+
+def _fail(args: argparse.Namespace, message: str, code: int) -> int:
+    """Print ``message`` as exactly one line on stderr and return ``code``."""
+    line = " ".join(message.split())
+    print(f"python -m reslab {args.command}: {line}", file=sys.stderr)
+    return code

@@ -27,15 +27,18 @@ import torch.nn.functional as F
 
 from reslab import distributed
 from reslab.budget import Budget, deviations, get_budget
-from reslab.checkpoint import load_latest, save_checkpoint
+from reslab.checkpoint import describe_last_good, load_latest, save_checkpoint
 from reslab.data import DeviceLoader, ImageDataset, eval_batches, load_dataset
 from reslab.data.loader import normalisation_stats
+from reslab.finite import FiniteWatch, first_nonfinite_state
 from reslab.history import History
 from reslab.models import build_model
 from reslab.models.checkpointing import set_activation_checkpointing
 from reslab.models.options import check_choice
 from reslab.paths import runs_dir
 from reslab.precision import autocast, autocast_dtype
+from reslab.runlock import guard_run_folders
+from reslab.validate import check_config, check_data, check_device
 
 
 class TrainingDiverged(RuntimeError):
@@ -79,6 +82,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.milestones = tuple(self.milestones)
+        check_config(self)  # types, finiteness and ranges; one ValueError line each
         for name in ("iterations", "batch_size", "warmup_window"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -118,11 +122,7 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     """"auto": this process's CUDA device if there is one, else the CPU."""
     if name == "auto":
         return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but torch sees no CUDA GPU; use "
-                         "device='cpu' or 'auto'")
-    return device
+    return check_device(name)
 
 
 def lr_at(config: TrainConfig, step: int, warming: bool) -> float:
@@ -180,11 +180,12 @@ class Run:
             config.warmup == "auto" and getattr(self.model, "depth", 0) >= 110)
         self.history = History(label, json.loads(json.dumps(asdict(config))), meta={
             "dataset": data.name, "dataset_note": data.note, "eval_split": data.eval_split,
-            "device": _device_name(device), "torch": torch.__version__,
+            "device": _device_name(device), "torch": str(torch.__version__),
             "precision": str(self.amp_dtype or torch.float32).replace("torch.", ""),
             "deviations": deviations(config),
             "world_size": process.world_size, "folder": str(folder) if folder else None})
         self._window_errors, self._window_seen = torch.zeros((), device=device), 0
+        self._watch = FiniteWatch(device)
         self._reset_metrics()
 
     def _reset_metrics(self) -> None:
@@ -215,6 +216,7 @@ class Run:
         self._loss += loss.detach().float() * len(y)
         self._errors += wrong
         self._seen += len(y)
+        self._watch.observe(loss, self.step + 1)  # on the device; read at each evaluation
         self.step += 1
         if self.warming:
             self._check_warmup(wrong, len(y))
@@ -257,8 +259,7 @@ class Run:
         seen = self._seen * self.process.world_size
         train_loss, train_error = (sums / max(seen, 1)).tolist()
         seconds = time.perf_counter() - self._period_start
-        if not math.isfinite(train_loss):
-            self._diverged(train_loss)
+        self._check_finite(train_loss)
         eval_loss, eval_error = self.evaluate(eval_images, eval_labels, loader)
         record = {"epoch": self.step / loader.steps_per_epoch, "step": self.step,
                   "lr": self.last_lr,
@@ -271,13 +272,21 @@ class Run:
         self._reset_metrics()
         return record
 
-    def _diverged(self, loss: float) -> None:
-        last = self.history.last("step")
-        kept = (f"the last good checkpoint (step {last:,}) is kept in {self.folder}"
-                if self.folder and self.history.records else "no checkpoint was written")
-        raise TrainingDiverged(
-            f"{self.label} diverged before step {self.step:,}: the training loss is {loss}; "
-            f"{kept}. Lower the learning rate or use the warm-up (warmup='on')")
+    def _check_finite(self, train_loss: float) -> None:
+        """Stop if a step's loss, a parameter or a buffer is NaN/inf: never checkpoint it."""
+        bad_step = self._watch.first_bad_step()
+        if bad_step is not None or not math.isfinite(train_loss):
+            self._diverged(f"at step {bad_step or self.step:,}: the training loss became "
+                           f"{train_loss}")
+        tensor = first_nonfinite_state(self.model, self.optimizer)
+        if tensor is not None:
+            since = self.history.last("step") if self.history.records else 0
+            self._diverged(f"between steps {since:,} and {self.step:,}: {tensor} is not finite")
+
+    def _diverged(self, what: str) -> None:
+        kept = describe_last_good(self.folder) if self.process.is_main else "see the main process"
+        raise TrainingDiverged(f"{self.label} diverged {what}; {kept}. Lower the learning "
+                               "rate or use the warm-up (warmup='on')")
 
     def state_dict(self) -> dict[str, Any]:
         rng = {"torch": torch.get_rng_state()}
@@ -374,6 +383,7 @@ def _loader(config: TrainConfig, data: ImageDataset, device: torch.device,
                         shard=(process.rank, process.world_size), channels_last=channels_last)
 
 
+@guard_run_folders  # one writer per run folder; stale temporary files removed
 def fit(configs: Sequence[TrainConfig], labels: Sequence[str], folders: Sequence[Path | None],
         data: ImageDataset | None = None, resume: bool = True, progress: bool = True,
         models: Sequence[torch.nn.Module | None] | None = None,
@@ -392,6 +402,8 @@ def fit(configs: Sequence[TrainConfig], labels: Sequence[str], folders: Sequence
     if base.deterministic:
         torch.use_deterministic_algorithms(True)
     data = data if data is not None else prepare_data(base, verbose=process.is_main)
+    for config in configs:
+        check_data(config, data)  # classes, channels, batch size: before any training
     models = models or [None] * len(configs)
     runs = [Run(lab, c, data, device, f, process, m)
             for c, lab, f, m in zip(configs, labels, folders, models)]

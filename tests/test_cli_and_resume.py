@@ -1,4 +1,9 @@
-"""The command line: bad arguments, SIGKILL mid-run and resume, multi-process training."""
+"""The command line: bad arguments, SIGKILL mid-run and resume, multi-process training.
+
+Kills during a checkpoint write are made reachable by a writer that pauses: the killed run is
+started through ``PAUSING`` (below), which monkeypatches :mod:`reslab.checkpoint` in that
+process only (no hook in the kit itself), announces the pause in a file and waits.
+"""
 from __future__ import annotations
 
 import json
@@ -19,6 +24,52 @@ ROOT = Path(__file__).resolve().parents[1]
 TRAIN = [sys.executable, "-m", "reslab", "train"]
 SMALL = ["--model", "resnet20", "--dataset", "cifar10-jpeg", "--budget", "smoke",
          "--train-subset", "512", "--test-subset", "128", "--device", "cpu", "--quiet"]
+
+
+# `python -c PAUSING train ...`: pause in the PAUSE_AT-th checkpoint save at PAUSE_IN --
+# "write" (half of the temporary file written), "promote" (written and verified, nothing
+# renamed) or "rename" (checkpoint.pt already moved to checkpoint.prev.pt); announce it in
+# $GATE/paused and wait for $GATE/go (a test kills it or lets it go on).
+PAUSING = """
+import os, sys, time
+from pathlib import Path
+import reslab.checkpoint as C
+gate, where, nth = Path(os.environ["GATE"]), os.environ["PAUSE_IN"], int(os.environ["PAUSE_AT"])
+saves = {"n": 0}
+
+def pause():
+    (gate / "paused").write_text(str(os.getpid()))
+    deadline = time.time() + 120
+    while not (gate / "go").exists() and time.time() < deadline:
+        time.sleep(0.02)
+
+def save(folder, state, real=C.save_checkpoint):
+    saves["n"] += 1
+    return real(folder, state)
+
+def write(path, data, real=C._write_file):
+    if where == "write" and saves["n"] == nth and path.name.startswith(".checkpoint"):
+        with open(path, "wb") as f:
+            f.write(data[: len(data) // 2]); f.flush(); os.fsync(f.fileno())
+        pause()
+    real(path, data)
+
+def promote(tmp, folder, real=C._promote):
+    if where == "promote" and saves["n"] == nth:
+        pause()
+    real(tmp, folder)
+
+def replace(src, dst, real=os.replace):
+    real(src, dst)
+    if where == "rename" and saves["n"] == nth and str(dst).endswith(C.PREVIOUS):
+        pause()
+
+C.save_checkpoint, C._write_file, C._promote, os.replace = save, write, promote, replace
+import reslab.trainer
+reslab.trainer.save_checkpoint = save
+from reslab.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 def _run(args, **kwargs) -> subprocess.CompletedProcess:
@@ -65,16 +116,55 @@ def test_existing_run_needs_resume(tmp_path):
     assert result.returncode == 2 and "pass --resume" in result.stderr
 
 
+def test_default_run_folder_is_named_after_the_final_length(tmp_path, monkeypatch):
+    """--out checked before the data is read, yet named (as before) after --iterations."""
+    from reslab.trainer import config_from, default_folder
+    monkeypatch.setenv("RESLAB_RUNS", str(tmp_path))
+    monkeypatch.setenv("RESLAB_OFFLINE", "1")
+    args = SMALL + ["--batch-size", "64", "--iterations", "2", "--eval-every", "2"]
+    assert main(["train"] + args) == 0
+    expected = default_folder(config_from(
+        "smoke", model="resnet20", dataset="cifar10-jpeg", train_subset=512, test_subset=128,
+        device="cpu", batch_size=64, iterations=2, eval_every=2), "resnet20")
+    assert [p.name for p in tmp_path.iterdir()] == [expected.name]
+
+
 def _weights(folder: Path) -> dict:
-    state = torch.load(folder / "checkpoint.pt", weights_only=False)
+    state = torch.load(folder / "checkpoint.pt", weights_only=True)
     return {**state["model"], **{f"opt.{k}": v["momentum_buffer"]
                                  for k, v in state["optimizer"]["state"].items()}}
 
 
-def test_sigkill_mid_run_then_resume_matches_uninterrupted_bitwise(tmp_path):
-    common = TRAIN + SMALL + ["--iterations", "16", "--eval-every", "2", "--deterministic"]
-    clean, killed = tmp_path / "clean", tmp_path / "killed"
-    assert _run(common + ["--out", str(clean)]).returncode == 0
+COMMON = TRAIN + SMALL + ["--iterations", "16", "--eval-every", "2", "--deterministic"]
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> Path:
+    """The uninterrupted run that every killed and resumed one must match bitwise."""
+    folder = tmp_path_factory.mktemp("clean") / "run"
+    result = _run(COMMON + ["--out", str(folder)])
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def _assert_resumes_to_match(clean: Path, killed: Path) -> None:
+    resumed = _run(COMMON + ["--out", str(killed), "--resume"])
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming at step" in resumed.stdout
+    a, b = _weights(clean), _weights(killed)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ from uninterrupted"
+    history_a = json.loads((clean / "history.json").read_text())["records"]
+    history_b = json.loads((killed / "history.json").read_text())["records"]
+    assert [r["train_loss"] for r in history_a] == [r["train_loss"] for r in history_b]
+    # stale temporary files and the dead writer's lock are gone; both checkpoints are good
+    assert sorted(p.name for p in killed.iterdir()) == [
+        "checkpoint.prev.pt", "checkpoint.pt", "history.json"]
+
+
+def test_sigkill_mid_run_then_resume_matches_uninterrupted_bitwise(tmp_path, clean):
+    common = COMMON
+    killed = tmp_path / "killed"
 
     proc = subprocess.Popen(common + ["--out", str(killed)], cwd=ROOT,
                             env={**os.environ, "RESLAB_OFFLINE": "1"},
@@ -89,15 +179,55 @@ def test_sigkill_mid_run_then_resume_matches_uninterrupted_bitwise(tmp_path):
     done = json.loads((killed / "history.json").read_text())["records"][-1]["step"]
     assert done < 16
 
-    resumed = _run(common + ["--out", str(killed), "--resume"])
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resuming at step" in resumed.stdout
-    a, b = _weights(clean), _weights(killed)
-    assert a.keys() == b.keys()
-    assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ from uninterrupted"
-    history_a = json.loads((clean / "history.json").read_text())["records"]
-    history_b = json.loads((killed / "history.json").read_text())["records"]
-    assert [r["train_loss"] for r in history_a] == [r["train_loss"] for r in history_b]
+    _assert_resumes_to_match(clean, killed)
+
+
+def _paused(args: list[str], gate: Path, where: str, nth: int) -> subprocess.Popen:
+    """Start ``python -m reslab`` with the pausing writer; return once it has paused."""
+    gate.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "RESLAB_OFFLINE": "1", "GATE": str(gate), "PAUSE_IN": where,
+           "PAUSE_AT": str(nth)}
+    proc = subprocess.Popen([sys.executable, "-c", PAUSING] + args[3:], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 180
+    while not (gate / "paused").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert (gate / "paused").exists(), f"never paused: {proc.poll()} {proc.stderr.read()}"
+    return proc
+
+
+@pytest.mark.parametrize("where,left", [
+    ("write", {"checkpoint.pt", "checkpoint.prev.pt", "temp"}),     # half a temporary file
+    ("promote", {"checkpoint.pt", "checkpoint.prev.pt", "temp"}),   # verified, not renamed
+    ("rename", {"checkpoint.prev.pt", "temp"}),                     # between the renames
+])
+def test_sigkill_during_a_checkpoint_write_then_resume_matches_bitwise(where, left, tmp_path,
+                                                                       clean):
+    killed = tmp_path / "killed"
+    proc = _paused(COMMON + ["--out", str(killed)], tmp_path / "gate", where, nth=3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    names = {("temp" if n.startswith(".checkpoint.pt.tmp") else n)
+             for n in os.listdir(killed)} - {"history.json"}
+    assert names == left | {".reslab.lock"}  # and the lock of a process that is dead
+    _assert_resumes_to_match(clean, killed)
+
+
+def test_a_second_writer_is_refused_while_the_first_goes_on(tmp_path):
+    """Two real processes, one --out: the second exits 2 naming the first; nothing lost."""
+    out, gate = tmp_path / "run", tmp_path / "gate"
+    args = TRAIN + SMALL + ["--iterations", "4", "--eval-every", "2", "--out", str(out)]
+    first = _paused(args, gate, "promote", nth=2)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    second = _run(args + ["--resume"])
+    assert second.returncode == 2
+    assert re.fullmatch(rf"python -m reslab train: error: {re.escape(str(out))} is being "
+                        rf"written by another reslab process \(pid {first.pid}, .*\n",
+                        second.stderr), second.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    (gate / "go").write_text("")
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    assert json.loads((out / "history.json").read_text())["records"][-1]["step"] == 4
 
 
 def test_two_process_gloo_training_matches_single_process(tmp_path):

@@ -253,19 +253,64 @@ def load_image_folder(root: str | Path, image_size: int = 32) -> RawDataset:
     """A torchvision ``ImageFolder`` tree with ``train/`` and ``test/`` (or ``val/``) folders.
 
     Images are resized (shorter side) and centre-cropped to ``image_size``, stored as uint8.
+    Both splits need the same class folders, at least two, each with readable images; a
+    problem is one ``ValueError`` line naming the folder or file.
     """
-    import torch
-    from torchvision import datasets, transforms
     root = Path(root).expanduser()
     test_dir = next((root / d for d in ("test", "val") if (root / d).is_dir()), None)
     if not (root / "train").is_dir() or test_dir is None:
         raise DatasetUnavailable(f"ImageFolder {root} needs train/ and test/ (or val/) "
                                  "subfolders, one folder per class in each")
-    tf = transforms.Compose([transforms.Resize(image_size), transforms.CenterCrop(image_size),
+    train, test = _class_files(root / "train", root), _class_files(test_dir, root)
+    if list(test) != list(train):
+        raise ValueError(f"imagefolder:{root}: {test_dir.name}/ has the classes "
+                         f"{', '.join(test)} but train/ has {', '.join(train)}; both need "
+                         "the same class folders")
+    classes = list(train)
+    splits = [_decode_folder(files, classes, root, image_size) for files in (train, test)]
+    return RawDataset(root.name, splits[0], splits[1], classes, str(root))
+
+
+def _class_files(folder: Path, root: Path) -> dict[str, list[Path]]:
+    """``{class: image files}`` of one split; at least two classes, none empty."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+    classes = sorted(d.name for d in folder.iterdir() if d.is_dir())
+    if len(classes) < 2:
+        raise ValueError(f"imagefolder:{root}: {folder.name}/ has {len(classes)} class "
+                         f"folder(s) ({', '.join(classes) or 'none'}); a classifier needs at "
+                         "least 2, one folder of images per class")
+    files = {c: sorted(p for p in (folder / c).rglob("*")
+                       if p.is_file() and p.name.lower().endswith(IMG_EXTENSIONS))
+             for c in classes}
+    empty = next((c for c in classes if not files[c]), None)
+    if empty is not None:
+        raise ValueError(f"imagefolder:{root}: class folder {folder.name}/{empty} has no "
+                         f"images ({', '.join(IMG_EXTENSIONS)}); add images or remove it")
+    return files
+
+
+def _decode_folder(files: dict[str, list[Path]], classes: list[str], root: Path,
+                   size: int) -> Split:
+    """Every image of one split as uint8, RGB, resized and centre-cropped to ``size``."""
+    import torch
+    from torchvision import transforms
+    tf = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size),
                              transforms.PILToTensor()])
-    splits = []
-    for folder in (root / "train", test_dir):
-        ds = datasets.ImageFolder(str(folder), transform=tf)
-        images = torch.stack([img for img, _ in ds]).numpy() if len(ds) else None
-        splits.append(_in_memory(images, np.asarray(ds.targets)))
-    return RawDataset(root.name, splits[0], splits[1], list(ds.classes), str(root))
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        for path in files[name]:
+            images.append(tf(_read_image(path, root)))
+            labels.append(label)
+    return _in_memory(torch.stack(images).numpy(), np.asarray(labels))
+
+
+def _read_image(path: Path, root: Path):
+    """One image as RGB; an unreadable file is one ValueError line naming it."""
+    from PIL import Image
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ValueError(f"imagefolder:{root}: {path.relative_to(root)} is not a readable "
+                         f"image ({type(error).__name__}); replace it with a valid image file "
+                         "or remove it") from None
