@@ -3,7 +3,8 @@
 Nothing here is a fixed picture. One forward pass of a dummy batch, with hooks on every
 module, records which layers run, in which order and on which tensor shapes; the drawings read
 the layers, the shortcut modules (:mod:`reslab.models.shortcuts`) and the shapes from that
-trace. Any depth, width, block or shortcut option is drawn as it was built.
+trace. Any depth, width, block or shortcut option is drawn as it was built (operations called
+as functions, such as ``F.relu``, are not modules and are not drawn).
 
 * :func:`draw_plain_vs_residual` -- a plain and a residual block (He et al. 2016, Fig. 2).
 * :func:`draw_shortcut_options` -- options A, B and C (He et al. 2016, Sec. 3.3), with
@@ -19,7 +20,7 @@ trace. Any depth, width, block or shortcut option is drawn as it was built.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from matplotlib import patches
@@ -32,7 +33,7 @@ from reslab.models.multilevel import MultilevelNet
 from reslab.models.preact import PreActResNet
 from reslab.models.rir import GeneralizedResidualConv, RiRNet
 from reslab.models.ror import RoR
-from reslab.models.shortcuts import ProjectionShortcut, ZeroPadShortcut
+from reslab.models.shortcuts import ZeroPadShortcut
 from reslab.plots import PALETTE, style
 
 # ---------------------------------------------------------------------------------------------
@@ -228,14 +229,15 @@ def _layers(calls: Sequence[_Call]) -> list[_Layer]:
 
 
 def _shortcut_kind(module: nn.Module | None) -> str | None:
-    """``None`` (no shortcut: a plain block), "identity", "zero-pad", "projection" or "other"."""
+    """``None`` (no shortcut: a plain block), "identity", "zero-pad" (option A),
+    "projection" (any shortcut with a convolution, e.g. a student's) or "other"."""
     if module is None:
         return None
     if isinstance(module, nn.Identity):
         return "identity"
     if isinstance(module, ZeroPadShortcut):
         return "zero-pad"
-    if isinstance(module, ProjectionShortcut):
+    if any(isinstance(m, nn.Conv2d) for m in module.modules()):
         return "projection"
     return "other"
 
@@ -245,13 +247,15 @@ def _shortcut(module: nn.Module | None, call: _Call | None) -> _Shortcut | None:
     kind = _shortcut_kind(module)
     if kind is None or call is None:
         return None
-    text = {"identity": "identity", "other": type(module).__name__}.get(kind, "")
-    if kind == "zero-pad":
+    if kind == "identity":
+        text = "identity"
+    elif kind == "zero-pad":
         extra = module.out_channels - module.in_channels
         sub = f"subsample /{module.stride}\n" if module.stride > 1 else ""
         text = f"{sub}+ {extra} zero channels"
-    elif kind == "projection":
-        text = _conv_layer(module[0]).text + (" + BN" if len(module) > 1 else "")
+    else:  # a projection's layers ("1×1 conv, 32, /2 + BN"), or the module's class
+        layers = [la.text for m in module.modules() if _is_leaf(m) and (la := _layer(m))]
+        text = " + ".join(layers) or type(module).__name__
     return _Shortcut(kind, text, call.in_shape, call.out_shape)
 
 
@@ -604,19 +608,21 @@ def draw_plain_vs_residual(residual: nn.Module | None = None,
     """A plain block beside a residual block (He et al. 2016, Fig. 2).
 
     ``residual`` and ``plain`` are blocks or whole models (then their first block that keeps
-    its shape is drawn). Default: a basic block on 64 channels with an identity shortcut, and
-    the same layers without one (``shortcut=None``).
+    its shape is drawn). Default: a basic block on 64 channels with an identity shortcut;
+    without ``plain``, the residual block's own layers without its shortcut.
 
     >>> draw_plain_vs_residual(build_model("resnet20"), build_model("plain20"))
+    >>> draw_plain_vs_residual(MyBlock(16, 16))     # a student's block, and without shortcut
     """
     res = _block_view(residual if residual is not None else BasicBlock(64, 64, shortcut="A"))
-    flat = _block_view(plain if plain is not None else BasicBlock(64, 64, shortcut=None))
+    flat = _block_view(plain) if plain is not None else replace(
+        res, branch=res.branch + res.after, after=[], shortcut=None, split=0)
     cv = _Canvas()
     width = max(_box_width(res.branch), _box_width(flat.branch))
     panels = ((flat, "plain block", "the layers fit H(x) directly"),
               (res, "residual block", "the layers fit F(x) = H(x) − x"))
     for i, (view, title, subtitle) in enumerate(panels):
-        x = i * (width + 6.5)
+        x = i * (width + 5.0)
         _draw_block(cv, view, x, _panel_title(cv, x, 0, title, subtitle), spatial=False,
                     math=True, width=width)
     return cv.finish("plain vs residual block (He et al. 2016, Fig. 2)")

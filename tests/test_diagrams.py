@@ -230,3 +230,28 @@ def test_figures_are_sized_to_keep_text_legible():
         width, height = fig.get_size_inches()
         assert 3 < width < 16 and 3 < height < 16
     assert matplotlib.rcParams["axes.spines.top"] is False  # the kit's style is applied
+
+
+class StudentBlock(torch.nn.Module):
+    """A block written the way a student might: its own shortcut, functional ReLUs."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        nn = torch.nn
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                      nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        relu = torch.nn.functional.relu
+        return relu(self.bn2(self.conv2(relu(self.bn1(self.conv1(x))))) + self.shortcut(x))
+
+
+def test_a_students_own_block_is_read_from_its_modules():
+    drawn = texts(D.draw_plain_vs_residual(StudentBlock(16, 32, 2)))
+    assert {"3×3 conv, 32, /2", "3×3 conv, 32", "1×1 conv, 32, /2 + BN", "$x$: 16-d",
+            "32-d"} <= set(drawn)
+    assert "projection shortcut (conv)" in drawn
