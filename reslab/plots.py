@@ -237,3 +237,13 @@ def phase_curves(schedules: Mapping[str, Mapping[str, History]],
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def draw_architecture(model: torch.nn.Module, **options):
+    """The model's architecture diagram, drawn from its modules (He et al. 2016, Fig. 3 style).
+
+    Re-exported from :func:`reslab.diagrams.draw_architecture` (imported on first use: the
+    diagrams module uses this module's style and palette).
+    """
+    from reslab.diagrams import draw_architecture as draw
+    return draw(model, **options)
