@@ -129,6 +129,55 @@ def successive(budget, seed=0, dataset="auto", out=None, progress=True,
     return Result("08", {**histories, **at_once}, {"phases": phases})
 
 
+CURES = {  # label -> TrainConfig options: ResNet-56 at a constant lr 0.1, or with a cure
+    "lr 0.1, no warm-up": {},
+    "linear warm-up (the short recipe)": {"linear_warmup": True},
+    "He et al.'s rule: lr 0.01 until error < 80%": {"warmup": "on"},
+    "zero-gamma init, no warm-up": {},
+}
+
+
+def instability(budget, seed=0, dataset="auto", iterations: int | None = None,
+                zero_gamma: Callable | None = None, progress=True) -> Result:
+    """01: ResNet-56's first steps at lr 0.1 (no schedule), without and with each cure.
+
+    ``iterations``: 60 (the budget's own on ``smoke``); the linear warm-up lasts its first
+    two thirds (40 of 60, as in the quick recipe) and He et al.'s rule reads 10-iteration
+    windows. ``zero_gamma`` is a function that makes a built model's blocks start as
+    identities (the reader's answer to 01's Exercise 1); by default the model option
+    ``zero_gamma=True``. Evaluated every 10 iterations on 500 test images.
+    """
+    import torch
+
+    from reslab.budget import get_budget
+    from reslab.models import build_model
+    from reslab.trainer import config_from, default_folder, fit, prepare_data
+
+    b = get_budget(budget)
+    iterations = iterations or (b.iterations if b.name == "smoke" else 60)
+    configs, models = [], []
+    for label, options in CURES.items():
+        zero = label.startswith("zero-gamma")
+        model_options = {"zero_gamma": True} if zero and zero_gamma is None else {}
+        ramp = round(iterations * 2 / 3) if options.get("linear_warmup") else 0
+        configs.append(config_from(b, model="resnet56", dataset=dataset, seed=seed,
+                                   iterations=iterations, eval_every=min(10, iterations),
+                                   test_subset=500, milestones=(), warmup_window=10,
+                                   model_options=model_options,
+                                   **{**options, "linear_warmup": ramp}))
+        models.append(None)
+    data = prepare_data(configs[0])
+    if zero_gamma is not None:
+        torch.manual_seed(seed)
+        models[-1] = zero_gamma(build_model("resnet56", num_classes=data.num_classes,
+                                            in_channels=data.in_channels))
+    labels = list(CURES)
+    folders = [default_folder(c, f"resnet56-cure{i}") for i, c in enumerate(configs)]
+    resume = zero_gamma is None  # a reader's own init function is trained afresh
+    histories = fit(configs, labels, folders, data, resume, progress, models=models)
+    return Result("01", dict(zip(labels, histories)))
+
+
 EXPERIMENTS: dict[str, Callable[..., Result]] = {
     "01": degradation, "02": shortcuts, "03": bottlenecks, "04": responses, "05": resresnet,
     "06": rir, "07": ror, "08": successive}

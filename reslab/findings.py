@@ -66,7 +66,7 @@ def degradation(result: Result) -> list[Finding]:
                   "train_error"),
            _lower("01", "ResNet-20 trains better than plain-20", fig6, h, "resnet20", "plain20",
                   "train_error"),
-           _lower("01", "ResNet-56 trains better than ResNet-20", f"{fig6} (right)", h,
+           _lower("01", "ResNet-56 trains better than ResNet-20", f"{fig6} (middle)", h,
                   "resnet56", "resnet20", "train_error")]
     for net in ("resnet20", "resnet56"):
         share = near_chance_share(h[net])
@@ -171,7 +171,25 @@ def findings(result: Result) -> list[Finding]:
     return READERS[result.notebook](result)
 
 
+def notes(result: Result) -> list[str]:
+    """Plain words about runs that stay near chance: "trains worse" or "has not started"."""
+    out = []
+    for label, history in result.histories.items():
+        share = near_chance_share(history)
+        if share > 0.5:
+            out.append(f"{label}'s training loss stayed within 0.05 of chance (ln 10) at "
+                       f"{100 * share:.0f}% of its evaluations: it has barely started to "
+                       "learn. At this budget its higher error means it does not train yet, "
+                       "not that it converged to a worse fit.")
+        elif share > 0:
+            out.append(f"{label} sat at chance level for {100 * share:.0f}% of its "
+                       "evaluations before it started to learn.")
+    return out
+
+
 def show(result: Result) -> None:
-    """Print a notebook's findings as "What to notice" lines."""
+    """Print a notebook's findings, and notes on runs near chance, as "What to notice"."""
     for finding in findings(result):
         print("-", finding.line())
+    for note in notes(result):
+        print("-", note)

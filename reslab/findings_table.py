@@ -132,3 +132,28 @@ def run_findings(budget: str = "quick", seeds: Sequence[int] = (0, 1, 2),
             "seconds": seconds}
     write_table(out, _merge(per_seed), seeds, info)
     return out
+
+
+def committed(notebook: str, budget: str = "quick", device: str = "cpu") -> str:
+    """The committed findings table's rows for ``notebook``, as lines (or "not yet run")."""
+    path = results_dir() / f"findings-{budget}-{device}" / "findings.json"
+    if not path.exists():
+        return f"findings on the {budget} budget ({device}): not yet run"
+    rows = [r for r in json.loads(path.read_text()) if r["notebook"] == notebook]
+    info = json.loads((path.parent / "run.json").read_text())
+    head = (f"The kit's committed runs ({budget} budget, {info['dataset']}, {info['device']}, "
+            f"torch {info['torch']}, seeds {', '.join(map(str, info['seeds']))}):")
+    lines = [f"  holds in {sum(r['holds'].values())} of {len(r['holds'])} seeds: "
+             f"{r['claim']} ({r['paper']})" for r in rows]
+    return "\n".join([head, *lines])
+
+
+def course_minutes(budget: str = "quick", device: str = "cpu") -> dict[str, float]:
+    """Minutes each notebook's default experiment took in the committed findings run
+    (the slowest seed; notebooks reuse runs an earlier notebook trained)."""
+    path = results_dir() / f"findings-{budget}-{device}" / "run.json"
+    if not path.exists():
+        return {}
+    seconds = json.loads(path.read_text())["seconds"]
+    notebooks = next(iter(seconds.values()))
+    return {nb: round(max(s[nb] for s in seconds.values()) / 60, 1) for nb in notebooks}

@@ -63,6 +63,23 @@ def error_curves(histories: Mapping[str, History], title: str = "", ax=None,
     return fig
 
 
+def loss_curves(histories: Mapping[str, History], title: str = "", ax=None):
+    """Training loss against iterations, with chance level (ln 10 for 10 classes) marked."""
+    import math
+    plt = _pyplot()
+    fig = ax.figure if ax is not None else plt.figure(figsize=(6, 4))
+    ax = ax or fig.add_subplot()
+    for i, (label, h) in enumerate(histories.items()):
+        ax.plot(h.column("step"), h.column("train_loss"), "-o", markersize=3,
+                color=PALETTE[i % len(PALETTE)], label=label)
+    ax.axhline(math.log(10), color="grey", linestyle=":", label="chance (ln 10)")
+    ax.set_xlabel("iterations")
+    ax.set_ylabel("training loss (mean since the last point)")
+    ax.set_title(f"{title} ({_dataset_label(list(histories.values()))})")
+    ax.legend(fontsize=8)
+    return fig
+
+
 def degradation_figure(histories: Mapping[str, History], path: str | Path | None = None,
                        references: Mapping[str, History] | None = None):
     """He et al. 2016, Fig. 6 style: plain nets (left) and ResNets (right) side by side.
