@@ -35,7 +35,7 @@ from reslab.history import History
 from reslab.models import build_model
 from reslab.models.checkpointing import set_activation_checkpointing
 from reslab.models.options import check_choice
-from reslab.determinism import deterministic
+from reslab.determinism import deterministic, deterministic_pooling
 from reslab.paths import runs_dir
 from reslab.precision import autocast, autocast_dtype, grad_scaler
 
@@ -175,6 +175,8 @@ class Run:
         if model is None:  # a prebuilt model (successive training's partial nets) is kept
             model = build_model(config.model, **self.build_options)
         model = distributed.sync_batch_norm(model, process, device, config.sync_bn)
+        if config.deterministic and device.type == "cuda":
+            deterministic_pooling(model)  # AdaptiveAvgPool2d's CUDA backward is not
         self.model = model.to(device)
         if config.activation_checkpointing:
             set_activation_checkpointing(self.model)

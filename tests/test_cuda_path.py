@@ -356,3 +356,19 @@ def test_whole_step_graphs_only_where_they_apply(capsys, shapes):
     assert fastpath.unsupported(fake_gpu) is None
     fake_gpu.config = _config(compile=True)
     assert "torch.compile" in fastpath.unsupported(fake_gpu)
+
+
+def test_deterministic_cuda_runs_swap_the_pooling_without_a_deterministic_backward():
+    """``AdaptiveAvgPool2d``'s CUDA backward raises in deterministic mode; the mean that
+    replaces it computes the same numbers and keeps the state dict as it was."""
+    model = build_model("resnet20").eval()
+    x = torch.randn(4, 3, 32, 32, requires_grad=True)
+    before, keys = model(x), list(model.state_dict())
+    (grad_before,) = torch.autograd.grad(before.sum(), x)
+    assert determinism.deterministic_pooling(model) == 1
+    assert not any(isinstance(m, nn.AdaptiveAvgPool2d) for m in model.modules())
+    after = model(x)
+    (grad_after,) = torch.autograd.grad(after.sum(), x)
+    torch.testing.assert_close(after, before)
+    torch.testing.assert_close(grad_after, grad_before)
+    assert list(model.state_dict()) == keys
