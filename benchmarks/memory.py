@@ -1,9 +1,9 @@
 """Peak training memory of ResNet-1202 at batch 128, with and without activation checkpointing.
 
 One training step (forward, backward, SGD) as the trainer runs it (channels-last; on CUDA,
-autocast in the trainer's format for the card). Reports the CUDA peak allocation where there is a GPU (the target: under
-8 GB at batch 128), and everywhere the bytes autograd keeps for the backward pass (a
-device-independent count).
+autocast in the trainer's format for the card). Reports the CUDA peak allocation where there
+is a GPU (the target: under 8 GB at batch 128), and everywhere the bytes autograd keeps for
+the backward pass (a device-independent count).
 
     python benchmarks/memory.py                 # resnet1202, batch 128
     python benchmarks/memory.py --quick         # CI-sized: resnet110, batch 8
