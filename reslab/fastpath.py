@@ -15,9 +15,11 @@ trainer zeroes in place. The warm-up trains for real, so the run's weights, buff
 sums and RNG states are saved before it and put back after; the graphed run then starts exactly
 where the eager one would. If capture fails, the run says so in one line and trains eagerly.
 
-Used for a run on one CUDA GPU without ``torch.compile`` (which has its own graphs) and without
-fp16's gradient scaler (whose overflow check reads the host); ``TrainConfig.cuda_graph`` turns
-it off (False) or asks for it (True: a notice says why when it cannot apply).
+Used for a run on one CUDA GPU without ``torch.compile`` (which has its own graphs), without
+fp16's gradient scaler (whose overflow check reads the host) and without activation
+checkpointing (which reads and sets RNG states to recompute stochastic depth exactly);
+``TrainConfig.cuda_graph`` turns it off (False) or asks for it (True: a notice says why when
+it cannot apply).
 """
 from __future__ import annotations
 
@@ -39,7 +41,10 @@ def unsupported(run: Run) -> str | None:
     reasons = [(run.device.type != "cuda", "it needs a CUDA GPU"),
                (run.process.distributed, "it does not capture DistributedDataParallel"),
                (bool(run.config.compile), "torch.compile is on (use its reduce-overhead mode)"),
-               (run.scaler is not None, "fp16's gradient scaler reads the host every step")]
+               (run.scaler is not None, "fp16's gradient scaler reads the host every step"),
+               (run.config.activation_checkpointing,
+                "activation checkpointing saves and restores RNG states, which a capture "
+                "cannot")]
     return next((why for bad, why in reasons if bad), None)
 
 

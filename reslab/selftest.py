@@ -11,8 +11,9 @@ resume after a stop, activation checkpointing, sweep vs solo, seeds trained toge
 operators a step issues. On CUDA (about 5 minutes on an H100) the same run ResNet-20 sized, and
 the CUDA-only checks join: compile, compile with checkpointing, bf16 vs fp32 loss curves over
 200 steps, whole-step graph vs eager, steps/s of eager, graphed and compiled ResNet-20/56/110,
-kernels per step, and the peak memory of ResNet-1202 at batch 128 with and without activation
-checkpointing. A check that would start after the time budget is skipped, and says so.
+kernels per step, the peak memory of ResNet-1202 at batch 128 with and without activation
+checkpointing, and five seeds trained together vs one run. A check that would start after the
+time budget is skipped, and says so.
 """
 from __future__ import annotations
 
@@ -316,15 +317,17 @@ def check_compile_checkpointing(ctx: Context) -> Result:
     return _check_compiled(ctx, checkpointing=True)
 
 
-def steps_per_s(ctx: Context, config: TrainConfig, steps: int = 100) -> float:
-    """Training steps per second after a warm-up (compilation and capture not counted)."""
+def steps_per_s(ctx: Context, config: TrainConfig, steps: int = 100) -> tuple[float, bool]:
+    """Training steps per second after a warm-up (compilation and capture not counted), and
+    whether the steps replayed a whole-step graph."""
     (run,), loader = build_runs([config], ctx.data)
     train_steps([run], loader, 5)
     synchronize(ctx.device)
     start = time.perf_counter()
     train_steps([run], loader, steps)
     synchronize(ctx.device)
-    return steps / (time.perf_counter() - start)
+    graphed = run.whole_step is not None and run.whole_step.graph is not None
+    return steps / (time.perf_counter() - start), graphed
 
 
 def _check_speed(ctx: Context, modes: dict[str, dict]) -> Result:
@@ -333,9 +336,12 @@ def _check_speed(ctx: Context, modes: dict[str, dict]) -> Result:
         for mode, overrides in modes.items():
             if ctx.time_left() < 30:
                 break
-            config = ctx.config(model=name, iterations=64_000, **overrides)
-            values[f"{name} {mode}"] = steps_per_s(ctx, config)
-    detail = ", ".join(f"{k} {v:,.0f}" for k, v in values.items()) + " steps/s at batch 128"
+            config = ctx.config(model=name, model_options={}, iterations=64_000, **overrides)
+            rate, graphed = steps_per_s(ctx, config)
+            missing = " (no graph)" if mode == "graphed" and not graphed else ""
+            values[f"{name} {mode}{missing}"] = rate
+    detail = (", ".join(f"{k} {v:,.0f}" for k, v in values.items()) +
+              f" steps/s at batch {ctx.config().batch_size}")
     return Result(f"steps/s {' and '.join(modes)}", "MEASURE", detail, values)
 
 
@@ -345,6 +351,26 @@ def check_speed_eager_graphed(ctx: Context) -> Result:
 
 def check_speed_compiled(ctx: Context) -> Result:
     return _check_speed(ctx, {"compiled": {"compile": True, "cuda_graph": False}})
+
+
+def check_seeds_speed(ctx: Context) -> Result:
+    """Five ResNet-20 seeds batched as one model vs one eager run: steps/s of each."""
+    from reslab.seeds import SeedBatch
+    configs = [ctx.config(seed=s, iterations=64_000) for s in range(5)]
+    batch = SeedBatch(configs, ctx.data, ctx.device)
+    for _ in range(3):
+        batch.train_step()
+    synchronize(ctx.device)
+    start = time.perf_counter()
+    for _ in range(30):
+        batch.train_step()
+    synchronize(ctx.device)
+    together = 30 / (time.perf_counter() - start)
+    alone, _ = steps_per_s(ctx, ctx.config(iterations=64_000, cuda_graph=False), steps=30)
+    detail = (f"5 seeds together {together:,.1f} steps/s, one eager run {alone:,.1f} steps/s: "
+              f"5 runs in {alone / together:.1f}x the time of one")
+    return Result("steps/s seeds together", "MEASURE", detail,
+                  {"seeds_together": together, "one_run_eager": alone})
 
 
 def check_kernels(ctx: Context) -> Result:
@@ -373,7 +399,7 @@ def check_memory(ctx: Context) -> Result:
         gc.collect()  # runs of earlier checks (a run and its graph refer to each other)
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats(ctx.device)
-        config = ctx.config(model="resnet1202", cuda_graph=False,
+        config = ctx.config(model="resnet1202", model_options={}, cuda_graph=False,
                             activation_checkpointing=checkpointing)
         (run,), loader = build_runs([config], ctx.data)
         train_steps([run], loader, 1)
@@ -405,6 +431,7 @@ CHECKS = (
     Check("kernels per step", check_kernels, needs_cuda=True),
     Check("steps/s eager and graphed", check_speed_eager_graphed, needs_cuda=True),
     Check("ResNet-1202 peak memory, batch 128", check_memory, needs_cuda=True),
+    Check("steps/s seeds together", check_seeds_speed, needs_cuda=True),
     Check("compile", check_compile, needs_cuda=True),
     Check("compile with checkpointing", check_compile_checkpointing, needs_cuda=True),
     Check("steps/s compiled", check_speed_compiled, needs_cuda=True),

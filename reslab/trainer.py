@@ -27,15 +27,15 @@ import torch.nn.functional as F
 
 from reslab import distributed, fastpath
 from reslab.budget import Budget, deviations, get_budget
-from reslab.compilation import compiled, uses_cuda_graphs
 from reslab.checkpoint import load_latest, save_checkpoint
+from reslab.compilation import compiled, uses_cuda_graphs
 from reslab.data import DeviceLoader, ImageDataset, eval_batches, load_dataset
 from reslab.data.loader import normalisation_stats
+from reslab.determinism import deterministic, deterministic_pooling
 from reslab.history import History
 from reslab.models import build_model
 from reslab.models.checkpointing import set_activation_checkpointing
 from reslab.models.options import check_choice
-from reslab.determinism import deterministic, deterministic_pooling
 from reslab.paths import runs_dir
 from reslab.precision import autocast, autocast_dtype, grad_scaler
 

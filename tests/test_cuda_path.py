@@ -356,6 +356,8 @@ def test_whole_step_graphs_only_where_they_apply(capsys, shapes):
     assert fastpath.unsupported(fake_gpu) is None
     fake_gpu.config = _config(compile=True)
     assert "torch.compile" in fastpath.unsupported(fake_gpu)
+    fake_gpu.config = _config(activation_checkpointing=True)
+    assert "activation checkpointing" in fastpath.unsupported(fake_gpu)
 
 
 def test_deterministic_cuda_runs_swap_the_pooling_without_a_deterministic_backward():
