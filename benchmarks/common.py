@@ -83,6 +83,6 @@ def write_result(name: str, record: dict, out: str | Path | None) -> Path:
 
 
 def _device_tag() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0).split()[-1].lower().replace("/", "-")
-    return "cpu"
+    from reslab.selftest import device_tag
+    return device_tag(torch.device("cuda", 0) if torch.cuda.is_available() else
+                      torch.device("cpu"))

@@ -22,6 +22,7 @@ import gc
 import json
 import os
 import platform
+import re
 import shlex
 import sys
 import time
@@ -464,12 +465,19 @@ def device_name(device: torch.device) -> str:
         f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
 
 
+def device_tag(device: torch.device) -> str:
+    """A short name for file names: "cpu", "mps", or the GPU's model ("h100", "a100", "t4")."""
+    if device.type != "cuda":
+        return device.type
+    name = torch.cuda.get_device_name(device)
+    model = re.search(r"\b([A-Z]{1,2}\d{1,4})\b", name)
+    return (model.group(1) if model else name.split()[-1]).lower().replace("/", "-")
+
+
 def default_out(device: torch.device) -> Path:
     """``benchmarks/results/selftest-<device>.json`` (of a checkout; else of the cwd)."""
-    tag = ("cpu" if device.type == "cpu" else device.type if device.type != "cuda" else
-           torch.cuda.get_device_name(device).split()[-1].lower().replace("/", "-"))
     root = REPO_DIR if (REPO_DIR / "benchmarks").is_dir() else Path.cwd()
-    return root / "benchmarks" / "results" / f"selftest-{tag}.json"
+    return root / "benchmarks" / "results" / f"selftest-{device_tag(device)}.json"
 
 
 def write_report(results: Sequence[Result], device: torch.device, out: Path) -> None:

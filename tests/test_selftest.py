@@ -58,3 +58,14 @@ def test_checks_that_would_start_after_the_time_budget_are_skipped(tmp_path):
     report = json.loads((tmp_path / "r.json").read_text())
     assert {c["status"] for c in report["checks"]} == {"SKIP (time budget)",
                                                       "SKIP (needs CUDA)"}
+
+
+def test_reports_are_named_after_the_gpu_model(monkeypatch):
+    import torch
+    names = {"NVIDIA H100 80GB HBM3": "h100", "NVIDIA A100-SXM4-80GB": "a100", "Tesla T4": "t4",
+             "NVIDIA H200": "h200"}
+    for name, tag in names.items():
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
+        assert selftest.device_tag(torch.device("cuda", 0)) == tag
+        assert selftest.default_out(torch.device("cuda", 0)).name == f"selftest-{tag}.json"
+    assert selftest.device_tag(torch.device("cpu")) == "cpu"
