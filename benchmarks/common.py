@@ -44,6 +44,11 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def gpu_target(met: bool, device: torch.device) -> bool | None:
+    """Whether a GPU target was met; ``None`` when this is not a GPU (the targets are for one)."""
+    return bool(met) if device.type == "cuda" else None
+
+
 def timed(fn, device: torch.device) -> float:
     """Seconds taken by ``fn()``, with the device synchronised before and after."""
     sync(device)
@@ -53,12 +58,13 @@ def timed(fn, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def benchmark_data(train_images: int):
-    """Real images when there are any (cifar10-jpeg, CIFAR-10), else the embedded shapes10."""
+def benchmark_data(train_images: int | None, test_images: int | None = 100):
+    """Real images when there are any (cifar10-jpeg, CIFAR-10), else the embedded shapes10
+    (``None``: all of a split)."""
     from reslab.data import load_dataset
     for name in ("cifar10-jpeg", "cifar10", "shapes10"):
         try:
-            return load_dataset(name, train_subset=train_images, test_subset=100,
+            return load_dataset(name, train_subset=train_images, test_subset=test_images,
                                 download=False)
         except Exception:  # noqa: BLE001 - try the next source
             continue
@@ -77,6 +83,6 @@ def write_result(name: str, record: dict, out: str | Path | None) -> Path:
 
 
 def _device_tag() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name(0).split()[-1].lower().replace("/", "-")
-    return "cpu"
+    from reslab.selftest import device_tag
+    return device_tag(torch.device("cuda", 0) if torch.cuda.is_available() else
+                      torch.device("cpu"))

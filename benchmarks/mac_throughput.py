@@ -2,14 +2,16 @@
 
 A training step costs about 3x the forward multiply-adds (forward, and the two products of
 the backward pass). Achieved = that / measured step time. Peak = a large matrix product
-measured on the same device in the same run (bf16 on CUDA, fp32 on CPU), and the vendor's
-dense bf16 figure where the GPU is known.
+measured on the same device in the same run, in the format the trainer computes in there
+(bf16, fp16 on a V100/T4, else fp32), and the vendor's dense tensor-core figure for that card
+where the card -- model and form factor -- is known.
 
     python benchmarks/mac_throughput.py               # resnet20, 56, 110 at batch 128
     python benchmarks/mac_throughput.py --quick       # CI-sized
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -20,15 +22,36 @@ from benchmarks.common import arguments, benchmark_data, timed, write_result  # 
 from benchmarks.trainer_throughput import kit_images_per_s  # noqa: E402
 from reslab.analysis import count_macs  # noqa: E402
 from reslab.models import build_model  # noqa: E402
+from reslab.precision import autocast_dtype  # noqa: E402
 from reslab.trainer import pick_device  # noqa: E402
 
-# Vendor dense bf16 tensor-core peaks, multiply-adds per second (FLOP/s divided by 2).
-NOMINAL_BF16_MACS = {"H100": 989.4e12 / 2, "H200": 989.4e12 / 2, "A100": 312e12 / 2}
+# Vendor dense (no sparsity) tensor-core peaks in FLOP/s for the format the trainer uses on the
+# card (bf16 from compute capability 8.0, fp16 before), matched against
+# torch.cuda.get_device_name(); first match wins, so specific names come first. A card whose
+# name matches none (or whose form factor is not in its name) gets no nominal peak: the peak of
+# one form factor must not be applied to another (the H100 SXM's 989 TFLOPS is 31% more than
+# the H100 PCIe's 756).
+NOMINAL_PEAKS = (
+    (r"H100.*NVL", 835e12), (r"H100.*PCIe", 756e12), (r"H100.*(SXM|HBM3)", 989.4e12),
+    (r"H200.*NVL", 835e12), (r"GH200", 989.4e12), (r"H200", 989.4e12),
+    (r"A100", 312e12), (r"L40S", 362e12), (r"\bL4\b", 121e12), (r"\bA10\b", 125e12),
+    (r"V100.*PCIE", 112e12), (r"V100", 125e12), (r"\bT4\b", 65e12),
+)
+
+
+def nominal_peak(device_name: str) -> float | None:
+    """The vendor's dense tensor-core peak of the card called ``device_name``, in multiply-
+    adds per second (FLOP/s / 2); ``None`` for a card not in ``NOMINAL_PEAKS``."""
+    for pattern, flops in NOMINAL_PEAKS:
+        if re.search(pattern, device_name, re.IGNORECASE):
+            return flops / 2
+    return None
 
 
 def matmul_peak(device: torch.device, size: int) -> float:
-    """Multiply-adds per second of a square matrix product (the practical peak)."""
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    """Multiply-adds per second of a square matrix product in the trainer's format for the
+    device (the practical peak)."""
+    dtype = autocast_dtype(device, None) or torch.float32
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
     a @ b  # warm-up
@@ -48,7 +71,7 @@ def main() -> None:
     data = benchmark_data(2_048)
     peak = matmul_peak(device, 8192 if device.type == "cuda" else 1024)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
-    nominal = next((v for k, v in NOMINAL_BF16_MACS.items() if k in name), None)
+    nominal = nominal_peak(name) if name else None
     rows = []
     for model_name in args.models:
         macs_per_image = count_macs(build_model(model_name), (1, 3, 32, 32))

@@ -1,8 +1,9 @@
 """Peak training memory of ResNet-1202 at batch 128, with and without activation checkpointing.
 
-One training step (forward, backward, SGD) as the trainer runs it (channels-last; bf16
-autocast on CUDA). Reports the CUDA peak allocation where there is a GPU, and everywhere the
-bytes autograd keeps for the backward pass (a device-independent count).
+One training step (forward, backward, SGD) as the trainer runs it (channels-last; on CUDA,
+autocast in the trainer's format for the card). Reports the CUDA peak allocation where there
+is a GPU (the target: under 8 GB at batch 128), and everywhere the bytes autograd keeps for
+the backward pass (a device-independent count).
 
     python benchmarks/memory.py                 # resnet1202, batch 128
     python benchmarks/memory.py --quick         # CI-sized: resnet110, batch 8
@@ -10,17 +11,19 @@ bytes autograd keeps for the backward pass (a device-independent count).
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import arguments, write_result  # noqa: E402
+from benchmarks.common import arguments, gpu_target, write_result  # noqa: E402
 from reslab.models import build_model  # noqa: E402
 from reslab.models.checkpointing import (saved_activation_bytes,  # noqa: E402
                                          set_activation_checkpointing)
+from reslab.precision import autocast, autocast_dtype  # noqa: E402
 from reslab.trainer import pick_device  # noqa: E402
+
+TARGET_BYTES = 8e9  # the GPU target: ResNet-1202 at batch 128 trains in under 8 GB
 
 
 def measure(model_name: str, batch: int, checkpointing: bool, device: torch.device) -> dict:
@@ -30,8 +33,8 @@ def measure(model_name: str, batch: int, checkpointing: bool, device: torch.devi
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     x = torch.randn(batch, 3, 32, 32, device=device).contiguous(
         memory_format=torch.channels_last)
-    amp = torch.autocast("cuda", torch.bfloat16) if device.type == "cuda" else nullcontext()
-    with amp:
+    dtype = autocast_dtype(device, None) if device.type == "cuda" else None
+    with autocast(device, dtype):
         saved = saved_activation_bytes(model, x)
     opt.step()  # optimizer state (momentum buffers) counts too
     row = {"activation_checkpointing": checkpointing, "saved_for_backward_MB": saved / 2**20}
@@ -57,9 +60,12 @@ def main() -> None:
         torch.cuda.reset_peak_memory_stats(device)
     rows = [measure(args.model, args.batch_size, c, device) for c in (False, True)]
     for row in rows:
+        row["meets_gpu_target"] = gpu_target(
+            row.get("cuda_peak_allocated_MB", 0) * 2**20 < TARGET_BYTES, device)
         print(row)
     write_result("memory", {"model": args.model, "batch_size": args.batch_size,
-                            "quick": args.quick, "results": rows}, args.out)
+                            "quick": args.quick, "gpu_target": "peak under 8 GB",
+                            "results": rows}, args.out)
 
 
 if __name__ == "__main__":

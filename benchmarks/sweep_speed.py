@@ -1,54 +1,100 @@
-"""Sweep mode vs one model after another: wall-clock ratio for the degradation experiment.
+"""Sweep mode vs one model after another: the 8 nets of He et al.'s Fig. 6, steps/s.
 
-Trains plain and residual nets of 20/32/44/56 layers (the 8 nets of He et al.'s Fig. 6) for
-the same number of iterations, once as one lockstep sweep (one data pipeline, one CUDA stream
-per model) and once sequentially, in the same run.
+Times training steps only. Every net is built, and warmed up (cuDNN's choices, compilation
+with ``--compile``, whole-step CUDA-graph capture) before any clock starts, so neither
+``fit()``'s setup nor compile time is counted. Three ways in the same run, on the same nets:
 
-    python benchmarks/sweep_speed.py            # 8 nets, 50 iterations each
+* sweep: every net in lockstep on one batch stream, each on its own CUDA stream when no CUDA
+  graphs are replayed (the trainer's default on CUDA replays whole-step graphs, and then uses
+  no side streams);
+* sweep without side streams, where the sweep has them: do the streams overlap the nets?
+* one net after another.
+
+From the sweep's rate it projects the training time of the full 64,000-iteration schedule of
+all 8 nets (the GPU target is 5 minutes; evaluations are not included -- ``schedule_time.py``
+measures the whole thing end to end).
+
+    python benchmarks/sweep_speed.py            # 8 nets, 50 timed iterations each
     python benchmarks/sweep_speed.py --quick    # CI-sized: 2 nets, 3 iterations
 """
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import arguments, benchmark_data, sync, write_result  # noqa: E402
-from reslab.trainer import config_from, fit, pick_device  # noqa: E402
+from benchmarks.common import (arguments, benchmark_data, gpu_target, timed,  # noqa: E402
+                               write_result)
+from reslab import distributed, fastpath  # noqa: E402
+from reslab.trainer import (Run, _loader, _side_streams, _train_all, config_from,  # noqa: E402
+                            pick_device)
 
 NETS = [f"{family}{depth}" for family in ("plain", "resnet") for depth in (20, 32, 44, 56)]
+FULL_SCHEDULE, TARGET_SECONDS = 64_000, 300
 
 
-def _fit_seconds(models, data, iterations, device, compile_) -> float:
-    configs = [config_from("smoke", model=m, iterations=iterations, eval_every=iterations,
-                           device=str(device), compile=compile_) for m in models]
-    sync(device)
-    start = time.perf_counter()
-    fit(configs, list(models), [None] * len(models), data, resume=False, progress=False)
-    sync(device)
-    return time.perf_counter() - start
+def build(models: list[str], data, device: torch.device, compile_: bool):
+    """The trainer's runs of ``models`` (graphs attached where they apply), and their loader."""
+    configs = [config_from("smoke", model=m, train_subset=None, test_subset=None,
+                           iterations=FULL_SCHEDULE, device=str(device), compile=compile_)
+               for m in models]
+    runs = [Run(m, c, data, device, None) for m, c in zip(models, configs)]
+    loader = _loader(configs[0], data, device, distributed.Process(), runs[0].channels_last)
+    fastpath.attach(runs, loader, verbose=False)
+    return runs, loader
+
+
+def steps(runs, loader, count: int, streams) -> None:
+    """``count`` lockstep steps of ``runs`` (all at the same step), as ``fit`` takes them."""
+    start = runs[0].step
+    for s in range(start, start + count):
+        _train_all(runs, s, loader, streams)
+
+
+def measure(runs, loader, iterations: int, warmup: int, device: torch.device) -> dict:
+    """Seconds for ``iterations`` steps: sweep, sweep without streams, one after another."""
+    streams = _side_streams(runs, device)
+    steps(runs, loader, warmup, streams)  # every net: compiled, captured, tuned
+    sweep = timed(lambda: steps(runs, loader, iterations, streams), device)
+    no_streams = None if streams is None else timed(
+        lambda: steps(runs, loader, iterations, None), device)
+    sequential = sum(timed(lambda: steps([run], loader, iterations, None), device)
+                     for run in runs)
+    return {"sweep_seconds": sweep, "sweep_without_streams_seconds": no_streams,
+            "sequential_seconds": sequential, "speedup": sequential / sweep,
+            "streams_speedup": no_streams / sweep if no_streams else None,
+            "side_streams": streams is not None,
+            "final_steps": {run.label: run.step for run in runs}}
 
 
 def main() -> None:
     parser = arguments(__doc__, NETS)
     parser.add_argument("--iterations", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
     if args.quick:
-        args.models, args.iterations = ["plain20", "resnet20"], 3
+        args.models, args.iterations, args.warmup = ["plain20", "resnet20"], 3, 1
     device = pick_device("auto")
     data = benchmark_data(2_048)
-    _fit_seconds(args.models[:1], data, 2, device, args.compile)  # warm-up (cuDNN, compile)
-    sweep = _fit_seconds(args.models, data, args.iterations, device, args.compile)
-    sequential = sum(_fit_seconds([m], data, args.iterations, device, args.compile)
-                     for m in args.models)
-    print(f"{len(args.models)} nets x {args.iterations} iterations: sweep {sweep:.1f} s, "
-          f"one after another {sequential:.1f} s, ratio {sequential / sweep:.2f}x")
+    runs, loader = build(args.models, data, device, args.compile)
+    result = measure(runs, loader, args.iterations, args.warmup, device)
+    projected = FULL_SCHEDULE * result["sweep_seconds"] / args.iterations
+    result.update(projected_full_schedule_seconds=projected,
+                  gpu_target_seconds=TARGET_SECONDS,
+                  meets_gpu_target=gpu_target(projected <= TARGET_SECONDS, device))
+    streams = (f" ({result['streams_speedup']:.2f}x from side streams)"
+               if result["side_streams"] else " (no side streams)")
+    print(f"{len(runs)} nets x {args.iterations} iterations: sweep {result['sweep_seconds']:.2f}"
+          f" s{streams}, one after another {result['sequential_seconds']:.2f} s, ratio "
+          f"{result['speedup']:.2f}x; full schedule of all {len(runs)} projected at "
+          f"{projected:,.0f} s of training")
     write_result("sweep_speed", {
-        "models": args.models, "iterations": args.iterations, "dataset": data.name,
-        "quick": args.quick, "compile": args.compile,
-        "results": {"sweep_seconds": sweep, "sequential_seconds": sequential,
-                    "speedup": sequential / sweep}}, args.out)
+        "models": args.models, "iterations": args.iterations, "warmup": args.warmup,
+        "dataset": data.name, "quick": args.quick, "compile": args.compile,
+        "timed": "training steps only, every net warmed up first", "results": result},
+        args.out)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ The public API that notebooks and the CLI use::
     model = reslab.build_model("resnet56")           # every name: reslab.list_models()
     reslab.count_params(model), reslab.count_macs(model, (1, 3, 32, 32))
     history = reslab.train("resnet20", dataset="cifar10-jpeg", budget="quick")
+    histories = reslab.train_seeds("resnet20", seeds=[0, 1, 2, 3, 4])   # 5 runs as one model
 """
 from reslab.analysis import count_macs, count_params
 from reslab.budget import Budget, get_budget
@@ -15,12 +16,13 @@ from reslab.models import (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck
                            ProjectionShortcut, StochasticDepth, ZeroPadShortcut, build_model,
                            list_models, make_shortcut, msra_init)
 
+from reslab.seeds import train_seeds
 from reslab.trainer import TrainConfig, load_trained, sweep, train
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "build_model", "list_models", "count_params", "count_macs", "train", "sweep",
+    "build_model", "list_models", "count_params", "count_macs", "train", "sweep", "train_seeds",
     "load_trained", "load_dataset",
     "TrainConfig", "History", "Budget", "get_budget", "BasicBlock", "Bottleneck",
     "PreActBlock", "PreActBottleneck", "StochasticDepth", "ZeroPadShortcut",

@@ -248,7 +248,25 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="list datasets and where they are; NAME downloads one")
     data.add_argument("name", nargs="?", help="dataset to fetch/load")
     data.set_defaults(func=_data)
+    _add_selftest(sub)
     return parser
+
+
+# selftest: checks this machine's training path (and a GPU's), PASS/FAIL/MEASURE lines, JSON
+def _selftest(args: argparse.Namespace) -> int:
+    from reslab.selftest import run_selftest
+    return run_selftest(args.device, args.out, args.budget_seconds)
+
+
+def _add_selftest(sub) -> None:
+    selftest = sub.add_parser("selftest", help="check the training path on this machine (the "
+                              "first command on a new GPU); JSON report")
+    selftest.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 (default: auto)")
+    selftest.add_argument("--out", help="JSON report (default: benchmarks/results/selftest-"
+                          "<device>.json)")
+    selftest.add_argument("--budget-seconds", type=_positive_float, default=300,
+                          help="checks that would start later are skipped (default 300)")
+    selftest.set_defaults(func=_selftest)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

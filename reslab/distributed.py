@@ -2,7 +2,10 @@
 
 ``torchrun --nproc_per_node=N -m reslab train ...`` sets RANK, WORLD_SIZE and LOCAL_RANK; each
 process then trains on its slice of every global batch (NCCL on GPUs, gloo on CPUs) and
-DistributedDataParallel averages the gradients.
+DistributedDataParallel averages the gradients. Each process drives its own GPU (``cuda:
+LOCAL_RANK``). BN statistics are per process unless ``sync_bn`` converts the net's BN layers
+to ``SyncBatchNorm``, which normalises with the statistics of the whole global batch (as one
+process on one GPU would; Ioffe & Szegedy 2015 define BN over the mini-batch).
 """
 from __future__ import annotations
 
@@ -34,8 +37,18 @@ def current_process() -> Process:
                    int(os.environ.get("LOCAL_RANK", 0)))
 
 
+def local_device(device: torch.device, process: Process) -> torch.device:
+    """``cuda`` without an index means this process's own GPU, ``cuda:LOCAL_RANK``."""
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", process.local_rank)
+    return device
+
+
 def init(process: Process, device: torch.device) -> None:
-    """Join the process group (once) when running under torchrun with several processes."""
+    """Make ``device`` this process's current GPU, and join the process group (once) when
+    running under torchrun with several processes."""
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # NCCL and the caching allocator use the current GPU
     if process.distributed and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
@@ -47,12 +60,26 @@ def sum_across(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def sync_batch_norm(model: torch.nn.Module, process: Process, device: torch.device,
+                    enabled: bool) -> torch.nn.Module:
+    """``model`` with ``SyncBatchNorm`` layers when ``enabled`` and distributed (else as is)."""
+    if not (enabled and process.distributed):
+        return model
+    if device.type != "cuda":
+        raise ValueError("sync_bn needs CUDA GPUs: torch's SyncBatchNorm does not run on "
+                         f"{device.type}; leave sync_bn off for multi-process CPU training")
+    return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+
+
 def wrap(model: torch.nn.Module, process: Process, device: torch.device) -> torch.nn.Module:
     """DistributedDataParallel around ``model`` when distributed, else ``model`` itself."""
     if not process.distributed:
         return model
-    ids = [device.index] if device.type == "cuda" else None
-    return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    if device.type == "cuda":
+        device = local_device(device, process)
+        return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index],
+                                                         output_device=device.index)
+    return torch.nn.parallel.DistributedDataParallel(model)
 
 
 def shutdown() -> None:

@@ -25,18 +25,20 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from reslab import distributed
+from reslab import distributed, fastpath
 from reslab.budget import Budget, deviations, get_budget
 from reslab.checkpoint import describe_last_good, load_latest, save_checkpoint
+from reslab.compilation import compiled, uses_cuda_graphs
 from reslab.data import DeviceLoader, ImageDataset, eval_batches, load_dataset
 from reslab.data.loader import normalisation_stats
+from reslab.determinism import deterministic, deterministic_pooling
 from reslab.finite import FiniteWatch, first_nonfinite_state
 from reslab.history import History
 from reslab.models import build_model
 from reslab.models.checkpointing import set_activation_checkpointing
 from reslab.models.options import check_choice
 from reslab.paths import runs_dir
-from reslab.precision import autocast, autocast_dtype
+from reslab.precision import autocast, autocast_dtype, grad_scaler
 from reslab.runlock import guard_run_folders
 from reslab.validate import check_config, check_data, check_device
 
@@ -74,11 +76,13 @@ class TrainConfig:
     eval_every: int | None = None  # iterations between evaluations; None: one epoch
     seed: int = 0
     device: str = "auto"
-    amp: bool | None = None        # bf16 autocast; None: where the device has native bf16
+    amp: bool | str | None = None  # autocast: None by device (bf16/fp16/fp32), "bf16", "fp16"
     channels_last: bool | None = None  # None: on (faster on CUDA and on CPUs)
     compile: bool | str = False    # torch.compile the model (a string: its mode)
     activation_checkpointing: bool = False  # keep block inputs only, recompute in backward
-    deterministic: bool = False    # torch.use_deterministic_algorithms
+    deterministic: bool = False    # torch.use_deterministic_algorithms, for this run only
+    cuda_graph: bool | None = None  # the whole step as one CUDA graph; None: where it applies
+    sync_bn: bool = False          # SyncBatchNorm across torchrun processes (CUDA only)
 
     def __post_init__(self) -> None:
         self.milestones = tuple(self.milestones)
@@ -119,10 +123,17 @@ def config_from(budget: Budget | str | None = None, **overrides: Any) -> TrainCo
 
 
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    """"auto": this process's CUDA device if there is one, else the CPU."""
+    """"auto": this process's CUDA GPU if there is one, else Apple's GPU (MPS), else the CPU.
+
+    ``"cuda"`` without an index is this process's GPU, ``cuda:<local_rank>`` (under torchrun
+    each process drives its own).
+    """
     if name == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    return check_device(name)
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank)
+        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
+    device = check_device(name)  # one line if this machine has no such device
+    return distributed.local_device(device, distributed.Process(local_rank=local_rank))
 
 
 def lr_at(config: TrainConfig, step: int, warming: bool) -> float:
@@ -162,6 +173,9 @@ class Run:
                               **config.model_options}
         if model is None:  # a prebuilt model (successive training's partial nets) is kept
             model = build_model(config.model, **self.build_options)
+        model = distributed.sync_batch_norm(model, process, device, config.sync_bn)
+        if config.deterministic and device.type == "cuda":
+            deterministic_pooling(model)  # AdaptiveAvgPool2d's CUDA backward is not
         self.model = model.to(device)
         if config.activation_checkpointing:
             set_activation_checkpointing(self.model)
@@ -172,9 +186,10 @@ class Run:
         self.optimizer = _sgd(self.model, config, device)
         self.forward = distributed.wrap(self.model, process, device)
         if config.compile:
-            mode = config.compile if isinstance(config.compile, str) else None
-            self.forward = torch.compile(self.forward, mode=mode)
+            self.forward = compiled(self.forward, config.compile)
         self.amp_dtype = autocast_dtype(device, config.amp)
+        self.scaler = grad_scaler(device, self.amp_dtype)  # fp16 only
+        self.whole_step: fastpath.WholeStep | None = None  # set by fastpath.attach
         self.step = 0
         self.warming = config.warmup == "on" or (
             config.warmup == "auto" and getattr(self.model, "depth", 0) >= 110)
@@ -184,14 +199,25 @@ class Run:
             "precision": str(self.amp_dtype or torch.float32).replace("torch.", ""),
             "deviations": deviations(config),
             "world_size": process.world_size, "folder": str(folder) if folder else None})
-        self._window_errors, self._window_seen = torch.zeros((), device=device), 0
-        self._watch = FiniteWatch(device)
+        # device sums, made once and zeroed in place (a CUDA graph keeps their addresses)
+        self._loss, self._errors, self._window_errors = (
+            torch.zeros((), device=device) for _ in range(3))
+        self._window_seen = 0
+        self._watch = FiniteWatch(device)  # the first non-finite loss, kept on the device
+        self._step_t = torch.zeros((), dtype=torch.long, device=device)  # the step, on device
         self._reset_metrics()
 
     def _reset_metrics(self) -> None:
-        zeros = lambda: torch.zeros((), device=self.device)  # noqa: E731
-        self._loss, self._errors, self._seen = zeros(), zeros(), 0
+        self._loss.zero_()
+        self._errors.zero_()
+        self._seen = 0
         self._period_start = time.perf_counter()
+
+    @property
+    def uses_cuda_graphs(self) -> bool:
+        """Whether this run replays CUDA graphs (its whole step, or compiled in such a mode)."""
+        return self.device.type == "cuda" and (
+            self.whole_step is not None or uses_cuda_graphs(self.config.compile))
 
     @property
     def trained_this_period(self) -> bool:
@@ -202,40 +228,69 @@ class Run:
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """One SGD step on batch ``(x, y)``; the learning rate follows :func:`lr_at`."""
+        self.begin_step()
+        self.sgd_step(x, y)
+        self.end_step(len(y))
+
+    def begin_step(self) -> None:
+        """The host's part before a step: set the learning rate (in place when it is a device
+        tensor), and train mode when an evaluation left the model in eval mode."""
         lr = self.last_lr = lr_at(self.config, self.step, self.warming)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        self.model.train()
+            if isinstance(group["lr"], torch.Tensor):
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
+        if not self.model.training:
+            self.model.train()
+
+    def sgd_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Forward, loss, backward, SGD update and the metric sums: device work only, with no
+        host read (so :mod:`reslab.fastpath` can capture it as part of a CUDA graph)."""
         with self._autocast():
             logits = self.forward(x)
             loss = F.cross_entropy(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        if self.scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:  # fp16: scale the loss, skip steps whose gradients overflowed
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
         wrong = (logits.argmax(1) != y).sum()
         self._loss += loss.detach().float() * len(y)
         self._errors += wrong
-        self._seen += len(y)
-        self._watch.observe(loss, self.step + 1)  # on the device; read at each evaluation
+        self._window_errors += wrong
+        self._step_t += 1
+        self._watch.observe(loss, self._step_t)  # on the device; read at each evaluation
+
+    def end_step(self, n: int) -> None:
+        """The host's part after a step of ``n`` images: counters, and the warm-up rule."""
+        self._seen += n
         self.step += 1
         if self.warming:
-            self._check_warmup(wrong, len(y))
+            self._check_warmup(n)
 
-    def _check_warmup(self, wrong: torch.Tensor, n: int) -> None:
+    def _check_warmup(self, n: int) -> None:
         """He et al. (Sec. 4.2, ResNet-110): lr 0.01 until the training error is below 80%.
 
         The error is the mean over the last ``warmup_window`` iterations (50 x 128 images:
         about 0.6% of noise), so the rule reads a trend, as the paper's "about 400
-        iterations" implies, not the luck of a few batches.
+        iterations" implies, not the luck of a few batches. Images are counted as each
+        process saw them (a batch need not split evenly).
         """
-        self._window_errors += wrong
         self._window_seen += n
         if self._window_seen >= self.config.warmup_window * self.config.batch_size:
-            error = distributed.sum_across(self._window_errors.clone()).item() / (
-                self._window_seen * self.process.world_size)
+            errors, seen = distributed.sum_across(torch.stack([
+                self._window_errors, self._count(self._window_seen)])).tolist()
             self._window_errors.zero_()
             self._window_seen = 0
-            self.warming = error >= self.config.warmup_until_error
+            self.warming = errors / seen >= self.config.warmup_until_error
+
+    def _count(self, n: int) -> torch.Tensor:
+        """``n`` as a float tensor on the device, to be summed with the metric sums."""
+        return torch.tensor(float(n), device=self.device)
 
     @torch.no_grad()
     def evaluate(self, images: torch.Tensor, labels: torch.Tensor,
@@ -255,9 +310,10 @@ class Run:
     def end_period(self, eval_images: torch.Tensor, eval_labels: torch.Tensor,
                    loader: DeviceLoader) -> dict[str, float]:
         """Read the period's metrics, evaluate, record, checkpoint. Raises on divergence."""
-        sums = distributed.sum_across(torch.stack([self._loss, self._errors]))
-        seen = self._seen * self.process.world_size
-        train_loss, train_error = (sums / max(seen, 1)).tolist()
+        sums = distributed.sum_across(torch.stack([self._loss, self._errors,
+                                                   self._count(self._seen)]))
+        seen = int(sums[2].item())  # every process's own count: a batch may split unevenly
+        train_loss, train_error = (sums[:2] / max(seen, 1)).tolist()
         seconds = time.perf_counter() - self._period_start
         self._check_finite(train_loss)
         eval_loss, eval_error = self.evaluate(eval_images, eval_labels, loader)
@@ -292,16 +348,23 @@ class Run:
         rng = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        return {"reslab_checkpoint": 1, "label": self.label, "config": asdict(self.config),
-                "step": self.step, "warming": self.warming, "model": self.model.state_dict(),
-                "model_build": self.build_options,
-                "optimizer": self.optimizer.state_dict(), "rng": rng,
-                "history": asdict(self.history)}
+        state = {"reslab_checkpoint": 1, "label": self.label, "config": asdict(self.config),
+                 "step": self.step, "warming": self.warming, "model": self.model.state_dict(),
+                 "model_build": self.build_options,
+                 "optimizer": _host_lr(self.optimizer.state_dict()), "rng": rng,
+                 "history": asdict(self.history)}
+        if self.scaler is not None:
+            state["grad_scaler"] = self.scaler.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`, wherever ``torch.load`` mapped its tensors."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler is not None and "grad_scaler" in state:
+            self.scaler.load_state_dict(state["grad_scaler"])
         self.step, self.warming = state["step"], state["warming"]
+        self._step_t.fill_(self.step)
         self.history = History(**state["history"])
         # RNG states must be CPU ByteTensors, wherever map_location put the checkpoint
         torch.set_rng_state(state["rng"]["torch"].cpu())
@@ -319,7 +382,9 @@ class Run:
         """Load the newest checkpoint in ``folder``, if any; refuses a different config."""
         if self.folder is None:
             return False
-        state = load_latest(self.folder, map_location=self.device)
+        # to the CPU: the model and optimiser copy what they need to the device; the RNG
+        # states must stay CPU tensors
+        state = load_latest(self.folder, map_location="cpu")
         if state is None:
             return False
         changed = config_changes(state["config"], self.config)
@@ -336,11 +401,19 @@ def config_changes(saved: dict[str, Any], config: TrainConfig) -> list[str]:
     A field that the saved config lacks (written by an older reslab) counts as unchanged when
     ``config`` holds that field's default, so new options do not orphan old runs.
     """
-    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    defaults = json.loads(json.dumps(asdict(TrainConfig())))
     current = json.loads(json.dumps(asdict(config)))
     saved = json.loads(json.dumps(saved))
-    return [k for k, v in current.items()
-            if saved.get(k, defaults.get(k)) != v]
+    return [k for k, v in current.items() if saved.get(k, defaults.get(k)) != v]
+
+
+def _host_lr(state: dict[str, Any]) -> dict[str, Any]:
+    """An optimiser state with its learning rates as numbers (the fast path keeps them in
+    device tensors), so that checkpoints do not depend on the path that wrote them."""
+    for group in state["param_groups"]:
+        if isinstance(group["lr"], torch.Tensor):
+            group["lr"] = group["lr"].item()
+    return state
 
 
 def load_trained(run: str | Path | History, device: str = "cpu") -> torch.nn.Module:
@@ -357,6 +430,8 @@ def load_trained(run: str | Path | History, device: str = "cpu") -> torch.nn.Mod
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple GPU (MPS)"
     import platform
     return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
@@ -398,67 +473,88 @@ def fit(configs: Sequence[TrainConfig], labels: Sequence[str], folders: Sequence
     _check_lockstep(configs)
     base, process = configs[0], distributed.current_process()
     device = pick_device(base.device, process.local_rank)
-    distributed.init(process, device)
-    if base.deterministic:
-        torch.use_deterministic_algorithms(True)
-    data = data if data is not None else prepare_data(base, verbose=process.is_main)
-    for config in configs:
-        check_data(config, data)  # classes, channels, batch size: before any training
-    models = models or [None] * len(configs)
-    runs = [Run(lab, c, data, device, f, process, m)
-            for c, lab, f, m in zip(configs, labels, folders, models)]
-    resumed = [r.resume() if resume else False for r in runs]
-    loader = _loader(base, data, device, process, runs[0].channels_last)
-    eval_images, eval_labels = _eval_share(data, process, device)
+    with deterministic(base.deterministic, device):  # before CUDA's first matrix product
+        distributed.init(process, device)
+        data = data if data is not None else prepare_data(base, verbose=process.is_main)
+        for config in configs:
+            check_data(config, data)  # classes, channels, batch size: before any training
+        models = models or [None] * len(configs)
+        runs = [Run(lab, c, data, device, f, process, m)
+                for c, lab, f, m in zip(configs, labels, folders, models)]
+        resumed = [r.resume() if resume else False for r in runs]
+        if any(resumed) and process.is_main:
+            print(f"reslab: resuming at step {min(r.step for r in runs):,} of "
+                  f"{base.iterations:,} from {folders[0]}")
+        loader = _loader(base, data, device, process, runs[0].channels_last)
+        fastpath.attach(runs, loader, verbose=process.is_main)
+        desc = labels[0] if len(runs) == 1 else f"sweep of {len(runs)}"
+        _loop(runs, loader, _eval_share(data, process, device),
+              _progress(base.iterations, desc, progress and process.is_main),
+              on_eval if process.is_main else None)
+    return [run.history for run in runs]
+
+
+def _loop(runs: Sequence[Run], loader: DeviceLoader,
+          evaluation: tuple[torch.Tensor, torch.Tensor], bar: Any,
+          on_eval: Callable[[History], None] | None) -> None:
+    """Train every run to the end of the schedule, evaluating and checkpointing each period."""
+    base, device = runs[0].config, runs[0].device
     every = base.eval_every or loader.steps_per_epoch
     step = min(r.step for r in runs)
-    if any(resumed) and process.is_main:
-        print(f"reslab: resuming at step {step:,} of {base.iterations:,} from {folders[0]}")
-    desc = labels[0] if len(runs) == 1 else f"sweep of {len(runs)}"
-    streams = _side_streams(len(runs), device)
-    with _progress(base.iterations, desc, progress and process.is_main) as bar:
+    streams = _side_streams(runs, device)
+    with bar:
         bar.update(step)
         while step < base.iterations:
             end = min(base.iterations, (step // every + 1) * every)
             for s in range(step, end):
-                x, y = loader.batch(s)
-                _train_all(runs, s, x, y, streams)
+                _train_all(runs, s, loader, streams)
                 bar.update(1)
             _join(streams, device)
             for run in runs:
                 if run.trained_this_period:  # a resumed run may be a period ahead
-                    record = run.end_period(eval_images, eval_labels, loader)
-                    if on_eval is not None and process.is_main:
+                    record = run.end_period(*evaluation, loader)
+                    if on_eval is not None:
                         on_eval(run.history)
             bar.set_postfix_str(_postfix(runs, record))
             step = end
-    return [run.history for run in runs]
 
 
-def _side_streams(count: int, device: torch.device) -> list | None:
-    """One CUDA stream per model of a sweep, so that their kernels can overlap on the GPU."""
-    if device.type != "cuda" or count < 2:
+def _side_streams(runs: Sequence[Run], device: torch.device) -> list | None:
+    """One CUDA stream per model of a sweep, so that their kernels can overlap on the GPU.
+
+    None when any run replays CUDA graphs: graphs share a memory pool per device, and
+    replays launched on unordered side streams could overwrite each other's memory.
+    """
+    if device.type != "cuda" or len(runs) < 2 or any(r.uses_cuda_graphs for r in runs):
         return None
-    return [torch.cuda.Stream(device) for _ in range(count)]
+    return [torch.cuda.Stream(device) for _ in runs]
 
 
-def _train_all(runs: Sequence[Run], step: int, x: torch.Tensor, y: torch.Tensor,
+def _train_all(runs: Sequence[Run], step: int, loader: DeviceLoader,
                streams: list | None) -> None:
-    """One step of every run that is at ``step``, each on its own stream when there are any."""
-    if streams is None:
-        for run in runs:
-            if run.step == step:
-                run.train_step(x, y)
-        return
-    main = torch.cuda.current_stream(x.device)
-    for run, stream in zip(runs, streams):
+    """One step of every run that is at ``step``: a run with a whole-step graph replays it;
+    the others share one batch, each on its own stream when there are any."""
+    batch = None
+    for i, run in enumerate(runs):
         if run.step != step:
             continue
-        stream.wait_stream(main)  # the batch is ready
-        with torch.cuda.stream(stream):
-            x.record_stream(stream)  # keep the batch's memory until this stream is done
-            y.record_stream(stream)
-            run.train_step(x, y)
+        if run.whole_step is not None:
+            run.whole_step(step)
+            continue
+        batch = batch or loader.batch(step)
+        if streams is None:
+            run.train_step(*batch)
+        else:
+            _train_on_stream(run, batch, streams[i])
+
+
+def _train_on_stream(run: Run, batch: tuple[torch.Tensor, torch.Tensor], stream) -> None:
+    """``run.train_step(*batch)`` launched on ``stream``, after the batch is ready."""
+    stream.wait_stream(torch.cuda.current_stream(run.device))
+    with torch.cuda.stream(stream):
+        for tensor in batch:
+            tensor.record_stream(stream)  # keep the batch's memory until this stream is done
+        run.train_step(*batch)
 
 
 def _join(streams: list | None, device: torch.device) -> None:

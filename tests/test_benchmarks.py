@@ -33,12 +33,43 @@ def test_trainer_throughput_quick(tmp_path):
     assert row["ratio"] == pytest.approx(row["kit_images_per_s"] / row["baseline_images_per_s"])
 
 
-def test_sweep_speed_quick(tmp_path):
+def test_sweep_speed_quick_warms_up_every_net_before_timing_steps(tmp_path):
     record = _quick("sweep_speed", tmp_path)
     result = record["results"]
     assert result["sweep_seconds"] > 0 and result["sequential_seconds"] > 0
     assert result["speedup"] == pytest.approx(result["sequential_seconds"] /
                                               result["sweep_seconds"])
+    # every net: the warm-up, then the timed steps of each way it was measured
+    ways = 3 if result["side_streams"] else 2
+    assert set(result["final_steps"].values()) == {record["warmup"] +
+                                                   ways * record["iterations"]}
+    assert set(result["final_steps"]) == set(record["models"])
+    assert result["projected_full_schedule_seconds"] > 0
+
+
+def test_schedule_time_quick(tmp_path):
+    record = _quick("schedule_time", tmp_path)
+    names = [row["schedule"] for row in record["results"]]
+    assert names == ["resnet20", "sweep"]
+    for row in record["results"]:
+        assert row["seconds"] > 0 and row["iterations"] == 2
+        assert set(row["test_error"]) == set(row["models"])
+        assert row["meets_gpu_target"] is None  # the targets are for a GPU
+
+
+def test_each_card_gets_its_own_nominal_peak(monkeypatch):
+    """The H100 SXM's peak was applied to every card whose name contained "H100"."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from benchmarks.mac_throughput import nominal_peak
+    tera = 1e12 / 2  # TFLOPS -> multiply-adds per second
+    assert nominal_peak("NVIDIA H100 80GB HBM3") == 989.4 * tera  # SXM5
+    assert nominal_peak("NVIDIA H100 PCIe") == 756 * tera
+    assert nominal_peak("NVIDIA H100 NVL") == 835 * tera
+    assert nominal_peak("NVIDIA H200") == 989.4 * tera
+    assert nominal_peak("NVIDIA A100-SXM4-80GB") == nominal_peak("NVIDIA A100-PCIE-40GB")
+    assert nominal_peak("Tesla T4") == 65 * tera and nominal_peak("NVIDIA L4") == 121 * tera
+    assert nominal_peak("NVIDIA H100") is None  # form factor unknown: no guess
+    assert nominal_peak("NVIDIA GeForce RTX 3060") is None
 
 
 def test_memory_quick_shows_checkpointing_saves_activations(tmp_path):

@@ -1,6 +1,7 @@
 """The trainer: recipe, schedule, sweeps, history, divergence, checkpoints and resume."""
 from __future__ import annotations
 
+import contextlib
 import math
 
 import pytest
@@ -210,3 +211,48 @@ def test_recipes_of_the_other_papers_are_named_presets():
     assert recipe("he2016")["iterations"] == T.TrainConfig().iterations
     with pytest.raises(ValueError, match="recipe"):
         recipe("vgg")
+
+
+def _old_train_step(run: T.Run, x: torch.Tensor, y: torch.Tensor) -> None:
+    """``Run.train_step`` before the step was split for the whole-step CUDA graph (commit
+    732e439), verbatim but for ``self`` (and autocast as it was, with its weight cache)."""
+    lr = run.last_lr = T.lr_at(run.config, run.step, run.warming)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    run.model.train()
+    autocast = (torch.autocast(run.device.type, run.amp_dtype) if run.amp_dtype is not None
+                else contextlib.nullcontext())
+    with autocast:
+        logits = run.forward(x)
+        loss = T.F.cross_entropy(logits, y)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.optimizer.step()
+    wrong = (logits.argmax(1) != y).sum()
+    run._loss += loss.detach().float() * len(y)
+    run._errors += wrong
+    run._seen += len(y)
+    run.step += 1
+
+
+@pytest.mark.parametrize("amp", [False, True])
+def test_eager_step_is_the_old_trainers_step(tiny_data, amp):
+    """The refactored step (begin_step, sgd_step, end_step; train mode set only when it
+    changes; fp32 or bf16) gives bitwise the old step's weights, momentum and metrics."""
+    config = T.config_from("smoke", batch_size=64, device="cpu", amp=amp)
+    old, new = (T.Run("resnet20", config, tiny_data, torch.device("cpu"), None)
+                for _ in range(2))
+    loader = T._loader(config, tiny_data, torch.device("cpu"), T.distributed.Process(), True)
+    for s in range(6):  # 4 steps an epoch: across an epoch boundary
+        x, y = loader.batch(s)
+        _old_train_step(old, x, y)
+        new.train_step(x, y)
+        assert old.last_lr == new.last_lr
+    for a, b in zip(old.model.state_dict().values(), new.model.state_dict().values()):
+        assert torch.equal(a, b)
+    for p, q in zip(old.model.parameters(), new.model.parameters()):
+        assert torch.equal(old.optimizer.state[p]["momentum_buffer"],
+                           new.optimizer.state[q]["momentum_buffer"])
+    old_means = (torch.stack([old._loss, old._errors]) / max(old._seen, 1)).tolist()
+    record = new.end_period(tiny_data.eval_images, tiny_data.eval_labels, loader)
+    assert [record["train_loss"], record["train_error"]] == old_means

@@ -4,14 +4,17 @@ Training ResNet-1202 at batch 128 stores about 3 activations per layer for the b
 (the popular reproduction needs 16 GB). With checkpointing, only the input of every block is
 kept; the block's layers run again during the backward pass (about one extra forward pass).
 
-Recomputing a block would normally update its BN running statistics a second time. The
-recomputation here runs with those statistics frozen, so a checkpointed net trains to exactly
-the weights *and* running statistics of an ordinary one.
+Recomputing a block would normally update its BN running statistics a second time. In eager
+mode the recomputation here runs with those statistics frozen; under ``torch.compile``,
+AOTAutograd applies a forward's buffer updates once and its recomputation in the backward graph
+updates nothing. Either way a checkpointed net trains to exactly the weights *and* running
+statistics of an ordinary one.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import partial
 
 import torch
 from torch import nn
@@ -44,9 +47,18 @@ class Checkpointable(nn.Module):
     def __call__(self, *args, **kwargs):
         if not (self.checkpointing and self.training and torch.is_grad_enabled()):
             return super().__call__(*args, **kwargs)
-        contexts = lambda: (nullcontext(), frozen_bn_statistics(self))  # noqa: E731
-        return checkpoint(super().__call__, *args, use_reentrant=False, context_fn=contexts,
-                          **kwargs)
+        if torch.compiler.is_compiling():
+            # Dynamo takes no context_fn but selective-checkpointing policies, and needs none
+            return checkpoint(super().__call__, *args, use_reentrant=False, **kwargs)
+        return checkpoint(super().__call__, *args, use_reentrant=False,
+                          context_fn=partial(recompute_contexts, self), **kwargs)
+
+
+def recompute_contexts(block: nn.Module) -> tuple[AbstractContextManager,
+                                                  AbstractContextManager]:
+    """``checkpoint``'s ``context_fn`` in eager mode: the forward pass as usual, the
+    recomputation with ``block``'s BN statistics frozen (so they are counted once)."""
+    return nullcontext(), frozen_bn_statistics(block)
 
 
 def set_activation_checkpointing(model: nn.Module, enabled: bool = True) -> int:

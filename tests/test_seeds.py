@@ -1,0 +1,106 @@
+"""Seeds trained together: seed k of the batch is the solo run with seed k, resumably."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import reslab
+import reslab.trainer as T
+from reslab import seeds as S
+from reslab.data import ImageDataset, SHAPES10_CLASSES, make_shapes10
+from reslab.history import History
+
+# fp32 and one memory layout: the comparisons with solo runs are then tight; weight decay
+# large enough to show in a few steps
+TINY = dict(budget="smoke", model_options={"depth": 8, "widths": (4, 8, 8)}, batch_size=32,
+            train_subset=None, test_subset=None, device="cpu", amp=False, channels_last=False,
+            weight_decay=0.02, progress=False)
+
+
+@pytest.fixture(scope="module")
+def shapes() -> ImageDataset:
+    x, y = make_shapes10(320, seed=0)
+    return ImageDataset("shapes10", x[:256], y[:256], x[256:], y[256:], SHAPES10_CLASSES,
+                        "make_shapes10(320)")
+
+
+def _solo(data: ImageDataset, seed: int, steps: int) -> T.Run:
+    """``train("resnet", seed=seed)``'s model after ``steps`` steps (a Run, to see weights)."""
+    options = {k: v for k, v in TINY.items() if k != "progress"}
+    config = T.config_from(model="resnet", seed=seed, iterations=steps, **options)
+    run = T.Run("solo", config, data, torch.device("cpu"), None)
+    loader = T._loader(config, data, run.device, T.distributed.Process(), run.channels_last)
+    for s in range(steps):
+        run.train_step(*loader.batch(s))
+    return run
+
+
+def test_each_seed_of_the_batch_is_its_solo_run(shapes):
+    """Same initial weights, same batches, BN statistics per seed: seed k of the batched run
+    follows the solo run with seed k (up to the order of floating-point sums)."""
+    config = dict(TINY)
+    config.pop("progress")
+    configs = [T.config_from(model="resnet", seed=k, iterations=6, **config) for k in (0, 1, 2)]
+    batch = S.SeedBatch(configs, shapes, torch.device("cpu"))
+    for _ in range(6):
+        batch.train_step()
+    means = []
+    for k in range(3):
+        solo = _solo(shapes, k, 6).model.state_dict()
+        mine = batch.model(k).state_dict()
+        for name, value in solo.items():
+            torch.testing.assert_close(mine[name], value, rtol=1e-3, atol=2e-4)
+        means.append(mine["stages.0.0.bn1.running_mean"])
+    assert not torch.allclose(means[0], means[1])  # statistics are per seed
+
+
+def test_train_seeds_histories_match_solo_training(shapes):
+    together = reslab.train_seeds("resnet", seeds=[0, 3], data=shapes, out=False,
+                                  iterations=4, eval_every=2, **TINY)
+    assert list(together) == [0, 3]
+    for seed, history in together.items():
+        alone = T.train("resnet", data=shapes, out=False, iterations=4, eval_every=2, seed=seed,
+                        **TINY)
+        assert [r["step"] for r in history.records] == [2, 4]
+        for a, b in zip(alone.records, history.records):
+            assert b["train_loss"] == pytest.approx(a["train_loss"], rel=1e-4)
+            assert b["eval_loss"] == pytest.approx(a["eval_loss"], rel=1e-4)
+            assert b["lr"] == a["lr"]
+        assert history.meta["trained_together"] == 2
+
+
+def test_seeds_resume_after_a_stop_and_end_where_an_unstopped_run_ends(tmp_path, shapes,
+                                                                       monkeypatch):
+    common = dict(seeds=[0, 1], data=shapes, iterations=6, eval_every=2, **TINY)
+    clean = reslab.train_seeds("resnet", out=tmp_path / "clean", **common)
+    real = S.SeedBatch.train_step
+
+    def stop_at_step_3(self):
+        if self.step == 3:
+            raise KeyboardInterrupt
+        real(self)
+
+    monkeypatch.setattr(S.SeedBatch, "train_step", stop_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        reslab.train_seeds("resnet", out=tmp_path / "stopped", **common)
+    monkeypatch.setattr(S.SeedBatch, "train_step", real)
+    resumed = reslab.train_seeds("resnet", out=tmp_path / "stopped", **common)
+    for seed in (0, 1):
+        assert [r["train_loss"] for r in resumed[seed].records] == \
+            [r["train_loss"] for r in clean[seed].records]
+        saved = History.load(tmp_path / "stopped" / f"history-seed{seed}.json")
+        assert saved.records == resumed[seed].records and saved.finished
+
+
+def test_summary_is_table_6s_best_mean_and_std():
+    histories = [History(f"r{k}", {"iterations": 1}, [{"eval_error": e}])
+                 for k, e in enumerate((0.07, 0.08, 0.09))]
+    assert S.summary(histories) == "7.00 (8.00 \u00b1 1.00)"
+    assert S.summary(histories[:1]) == "7.00 (7.00 \u00b1 0.00)"
+
+
+def test_seeds_must_differ_in_their_seed_only(shapes):
+    with pytest.raises(ValueError, match="seeds must differ"):
+        S.train_seeds("resnet", seeds=[1, 1], data=shapes, out=False, **TINY)
+    with pytest.raises(ValueError, match="neither compile"):
+        S.train_seeds("resnet", seeds=[0, 1], data=shapes, out=False, compile=True, **TINY)

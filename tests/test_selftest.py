@@ -1,0 +1,71 @@
+"""``python -m reslab selftest``: passes on the CPU, names the CUDA checks, and can fail."""
+from __future__ import annotations
+
+import json
+
+import reslab.trainer as T
+from reslab import selftest
+from reslab.cli import main
+
+
+def test_selftest_passes_on_the_cpu_and_names_the_checks_that_need_cuda(tmp_path, capsys):
+    out = tmp_path / "selftest.json"
+    assert main(["selftest", "--device", "cpu", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    report = json.loads(out.read_text())
+    assert report["device"].startswith("CPU") and report["torch"]
+    statuses = {c["name"]: c["status"] for c in report["checks"]}
+    assert list(statuses) == [c.name for c in selftest.CHECKS]
+    cuda_only = [c.name for c in selftest.CHECKS if c.needs_cuda]
+    assert {statuses[name] for name in cuda_only} == {"SKIP (needs CUDA)"}
+    assert {"graphed vs eager", "compile with checkpointing", "kernels per step"} <= set(
+        cuda_only)
+    on_cpu = [s for name, s in statuses.items() if name not in cuda_only]
+    assert set(on_cpu) <= {"PASS", "MEASURE"} and on_cpu.count("PASS") >= 5
+    for check in selftest.CHECKS:  # one line per check
+        assert sum(line.split(":")[0].endswith(check.name) for line in lines) == 1
+    assert any(line.startswith("needs CUDA (not checked here): graphed vs eager")
+               for line in lines)
+
+
+def test_a_broken_resume_fails_the_selftest(tmp_path, monkeypatch, capsys):
+    """Resume that forgets the optimiser's momentum trains on differently: FAIL, exit 1."""
+    real = T.Run.load_state_dict
+
+    def forgetful(self, state):
+        state["optimizer"]["state"] = {}
+        real(self, state)
+
+    monkeypatch.setattr(T.Run, "load_state_dict", forgetful)
+    checks = [c for c in selftest.CHECKS if c.name == "resume after a stop"]
+    code = selftest.run_selftest("cpu", tmp_path / "r.json", checks=checks)
+    assert code == 1
+    assert "FAIL    resume after a stop: " in capsys.readouterr().out
+
+
+def test_a_crashing_check_is_a_failure_that_names_the_error(tmp_path, capsys):
+    def crash(ctx):
+        raise RuntimeError("boom")
+
+    code = selftest.run_selftest("cpu", tmp_path / "r.json",
+                                 checks=[selftest.Check("crash", crash)])
+    assert code == 1
+    assert "FAIL    crash: RuntimeError: boom (test_selftest.py:" in capsys.readouterr().out
+
+
+def test_checks_that_would_start_after_the_time_budget_are_skipped(tmp_path):
+    assert selftest.run_selftest("cpu", tmp_path / "r.json", budget_seconds=0) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert {c["status"] for c in report["checks"]} == {"SKIP (time budget)",
+                                                      "SKIP (needs CUDA)"}
+
+
+def test_reports_are_named_after_the_gpu_model(monkeypatch):
+    import torch
+    names = {"NVIDIA H100 80GB HBM3": "h100", "NVIDIA A100-SXM4-80GB": "a100", "Tesla T4": "t4",
+             "NVIDIA H200": "h200"}
+    for name, tag in names.items():
+        monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
+        assert selftest.device_tag(torch.device("cuda", 0)) == tag
+        assert selftest.default_out(torch.device("cuda", 0)).name == f"selftest-{tag}.json"
+    assert selftest.device_tag(torch.device("cpu")) == "cpu"
