@@ -119,42 +119,6 @@ def layer_responses(model: nn.Module, images: torch.Tensor, batch_size: int = 50
             for i, ((name, _), v) in enumerate(zip(points, std))]
 
 
-def _depth(label: str) -> int:
-    digits = "".join(c for c in label.split(":")[0] if c.isdigit())
-    return int(digits) if digits else 0
-
-
-def degradation_findings(histories: dict) -> list[str]:
-    """He et al.'s comparisons (Fig. 1 and 6), read off a set of runs, as sentences.
-
-    Compares final training errors: deeper vs shallower plain nets, deeper vs shallower
-    ResNets, and each ResNet vs the plain net of the same depth (where both were trained).
-    """
-    err = {k: 100 * h.last("train_error") for k, h in histories.items()}
-    lines = []
-    shortest = min((h.last("step") for h in histories.values()), default=0)
-    if shortest < 100:
-        lines.append(f"only {shortest} iterations: differences this early are noise, not "
-                     "findings (use the quick or full budget)")
-    for family, verdict in (("plain", ("the degradation problem: the deeper plain net trains "
-                                        "worse", "no degradation at this budget")),
-                            ("resnet", ("the deeper ResNet trains worse here",
-                                        "the deeper ResNet trains better, as in the paper"))):
-        nets = sorted((k for k in err if k.startswith(family)), key=_depth)
-        if len(nets) >= 2:
-            lo, hi = nets[0], nets[-1]
-            worse = err[hi] > err[lo]
-            lines.append(f"{hi} {err[hi]:.1f}% vs {lo} {err[lo]:.1f}% training error: "
-                         f"{verdict[0] if worse else verdict[1]}")
-    for k in sorted((k for k in err if k.startswith("plain")), key=_depth):
-        twin = "resnet" + k[len("plain"):]
-        if twin in err:
-            better = err[twin] < err[k]
-            lines.append(f"{twin} {err[twin]:.1f}% vs {k} {err[k]:.1f}%: the shortcut "
-                         f"{'helps' if better else 'does not help yet'} at equal depth")
-    return lines
-
-
 @torch.no_grad()
 def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
              batch_size: int = 500) -> float:

@@ -189,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="train plain-20/56 and ResNet-20/56 briefly; plot Fig. 6")
     demo.add_argument("--out", default="runs/demo", help="folder for runs and the figure")
-    demo.add_argument("--iterations", type=_positive_int, default=100)
+    demo.add_argument("--iterations", type=_positive_int, default=200)
     demo.set_defaults(func=_demo)
 
     train = sub.add_parser("train", help="train one model (resumable)")

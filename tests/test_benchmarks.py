@@ -87,3 +87,11 @@ def test_mac_throughput_quick(tmp_path):
     forward = reslab.count_macs(reslab.build_model("resnet20"), (1, 3, 32, 32))
     assert row["training_macs_per_image"] == 3 * forward
     assert 0 < row["fraction_of_matmul_peak"]
+
+
+def test_cpu_step_quick_compares_every_variant_with_fp32(tmp_path):
+    record = _quick("cpu_step", tmp_path, "--models", "resnet20")
+    rows = record["results"]["resnet20"]
+    assert rows["fp32"]["speedup_vs_fp32"] == 1.0 and "fp32 channels-last" in rows
+    assert all(r["seconds_per_step"] > 0 for r in rows.values())
+    assert ("bf16 channels-last (the kit)" in rows) == record["native_bf16"]
