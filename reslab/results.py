@@ -52,3 +52,11 @@ def best_reference(topic: str) -> str | None:
     rank = {"gpu-full": 0, "gpu-quick": 1, "cpu-full": 2, "cpu-quick": 3}
     sets.sort(key=lambda s: rank.get("-".join(s.split("-")[:2]), 9))
     return sets[0] if sets else None
+
+
+def findings_histories(notebook: str, seed: int = 0, budget: str = "quick",
+                       device: str = "cpu") -> dict[str, History]:
+    """The committed findings run of ``notebook``'s default experiment for one seed
+    (``results/findings-<budget>-<device>/seed<k>/<notebook>/``; {} if not committed)."""
+    folder = results_dir() / f"findings-{budget}-{device}" / f"seed{seed}" / notebook
+    return {p.parent.name: History.load(p) for p in sorted(folder.glob("*/history.json"))}
