@@ -88,10 +88,11 @@ def markdown(rows: Sequence[dict], seeds: Sequence[int]) -> str:
     head += [f"seed {s}" for s in seeds] + ["holds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        values = [f"{r['values'][s]:+.2f}" + ("" if r["holds"][s] else " ✗") for s in seeds]
+        values = [f"{r['values'][s]:+.2f}" + ("" if r["holds"][s] else " ✗")
+                  if s in r["values"] else "not run" for s in seeds]
         k = sum(r["holds"].values())
         lines.append("| " + " | ".join([r["notebook"], r["claim"], r["paper"], r["metric"],
-                                        *values, f"{k} of {len(seeds)}"]) + " |")
+                                        *values, f"{k} of {len(r['holds'])}"]) + " |")
     return "\n".join(lines)
 
 
@@ -100,37 +101,62 @@ def write_table(out: Path, rows: Sequence[dict], seeds: Sequence[int], info: dic
     out.mkdir(parents=True, exist_ok=True)
     (out / "findings.json").write_text(json.dumps(rows, indent=1) + "\n")
     (out / "run.json").write_text(json.dumps(info, indent=1) + "\n")
-    seconds = info["seconds"]
-    timing = ", ".join(f"{nb} {max(s[nb] for s in seconds.values()) / 60:.1f}"
-                       for nb in next(iter(seconds.values())))
+    timing = ", ".join(f"{nb} {t / 60:.1f}" for nb, t in info["seconds"].get(0, {}).items())
     text = (f"# Findings, {info['budget']} budget, {info['dataset']}\n\n"
             f"`{info['command']}` on {info['device']}, torch {info['torch']}, "
             f"{info['precision']}.\n\nBudget deviations from the paper: "
             f"{'; '.join(info['deviations']) or 'none'}.\n\nA value marked ✗ points against "
-            f"the paper's direction. Minutes per notebook (slowest seed): {timing}.\n\n"
+            "the paper's direction. Minutes per notebook, seed 0 (2 threads, in course order, "
+            f"so runs shared with an earlier notebook are reused): {timing or 'not measured'}."
+            "\n\n"
             + markdown(rows, seeds) + "\n")
     (out / "FINDINGS.md").write_text(text)
+
+
+def _save_seed(folder: Path, found: list[Finding]) -> None:
+    """Keep one seed's findings in ``seed<k>/findings.json`` (others of that seed kept)."""
+    path = folder / "findings.json"
+    rows = json.loads(path.read_text()) if path.exists() else []
+    notebooks = {f.notebook for f in found}
+    rows = [r for r in rows if r["notebook"] not in notebooks] + [f.as_dict() for f in found]
+    rows.sort(key=lambda r: r["notebook"])
+    path.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+def _saved_seeds(out: Path) -> dict[int, list[Finding]]:
+    """Every seed's saved findings in ``out`` (seeds run by other invocations included)."""
+    found = {}
+    for path in sorted(out.glob("seed*/findings.json")):
+        found[int(path.parent.name[4:])] = [Finding(**r) for r in json.loads(path.read_text())]
+    return dict(sorted(found.items()))
 
 
 def run_findings(budget: str = "quick", seeds: Sequence[int] = (0, 1, 2),
                  dataset: str = "auto", notebooks: Sequence[str] | None = None,
                  progress: bool = False) -> Path:
-    """Run the default experiments for ``seeds`` and write the findings folder; its path."""
+    """Run the default experiments for ``seeds`` and write the findings folder; its path.
+
+    The table covers every seed whose findings are saved in the folder, so seeds may be run by
+    separate (even concurrent) invocations.
+    """
     notebooks = list(notebooks or experiments.EXPERIMENTS)
+    out = results_folder(get_budget(budget).name)
+    meta = {}
+    for seed in seeds:
+        found, _, meta = run_seed(seed, budget, dataset, notebooks, out, progress)
+        _save_seed(out / f"seed{seed}", found)
+    per_seed = _saved_seeds(out)
+    seconds = {s: json.loads((out / f"seed{s}" / "seconds.json").read_text())
+               for s in per_seed if (out / f"seed{s}" / "seconds.json").exists()}
     command = shlex.join(["python", "-m", "reslab", "findings", "--budget", budget, "--seeds",
                           *map(str, seeds), "--dataset", dataset, "--notebooks", *notebooks])
-    out = results_folder(get_budget(budget).name)
-    per_seed, seconds, meta = {}, {}, {}
-    for seed in seeds:
-        per_seed[seed], seconds[seed], meta = run_seed(seed, budget, dataset, notebooks, out,
-                                                       progress)
     info = {"command": command, "budget": budget,
             "dataset": meta["dataset"], "dataset_note": meta.get("dataset_note"),
             "device": meta["device"], "torch": torch.__version__,
             "precision": meta.get("precision", "float32"), "platform": platform.platform(),
-            "deviations": get_budget(budget).deviations(), "seeds": list(seeds),
+            "deviations": get_budget(budget).deviations(), "seeds": list(per_seed),
             "seconds": seconds}
-    write_table(out, _merge(per_seed), seeds, info)
+    write_table(out, _merge(per_seed), list(per_seed), info)
     return out
 
 
@@ -149,11 +175,9 @@ def committed(notebook: str, budget: str = "quick", device: str = "cpu") -> str:
 
 
 def course_minutes(budget: str = "quick", device: str = "cpu") -> dict[str, float]:
-    """Minutes each notebook's default experiment took in the committed findings run
-    (the slowest seed; notebooks reuse runs an earlier notebook trained)."""
-    path = results_dir() / f"findings-{budget}-{device}" / "run.json"
+    """Minutes each notebook's default experiment took in the committed findings run of
+    seed 0, in course order (notebooks reuse runs an earlier notebook trained)."""
+    path = results_dir() / f"findings-{budget}-{device}" / "seed0" / "seconds.json"
     if not path.exists():
         return {}
-    seconds = json.loads(path.read_text())["seconds"]
-    notebooks = next(iter(seconds.values()))
-    return {nb: round(max(s[nb] for s in seconds.values()) / 60, 1) for nb in notebooks}
+    return {nb: round(t / 60, 1) for nb, t in json.loads(path.read_text()).items()}
