@@ -32,10 +32,17 @@ class Finding:
     def line(self) -> str:
         """One sentence for a notebook's "What to notice"."""
         verdict = "as in the paper" if self.holds else "NOT as in the paper, at this budget"
-        return f"{self.claim}: {self.metric} = {self.value:+.2f} -- {verdict}"
+        return f"{self.claim}: {self.metric} = {format_value(self)} -- {verdict}"
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+def format_value(finding: Finding | dict, value: float | None = None) -> str:
+    """A difference in points with its sign ("-4.20"); a ratio or share without ("0.83")."""
+    metric = finding.metric if isinstance(finding, Finding) else finding["metric"]
+    value = finding.value if value is None else value
+    return f"{value:+.2f}" if "points" in metric else f"{value:.2f}"
 
 
 def final(history: History, key: str = "train_error") -> float:

@@ -20,7 +20,7 @@ import torch
 
 from reslab import experiments
 from reslab.budget import get_budget
-from reslab.findings import Finding, findings
+from reslab.findings import Finding, findings, format_value
 from reslab.paths import results_dir, runs_dir
 
 
@@ -88,7 +88,7 @@ def markdown(rows: Sequence[dict], seeds: Sequence[int]) -> str:
     head += [f"seed {s}" for s in seeds] + ["holds"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        values = [f"{r['values'][s]:+.2f}" + ("" if r["holds"][s] else " ✗")
+        values = [format_value(r, r["values"][s]) + ("" if r["holds"][s] else " ✗")
                   if s in r["values"] else "not run" for s in seeds]
         k = sum(r["holds"].values())
         lines.append("| " + " | ".join([r["notebook"], r["claim"], r["paper"], r["metric"],
