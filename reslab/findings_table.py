@@ -64,6 +64,7 @@ def run_seed(seed: int, budget: str, dataset: str, notebooks: Sequence[str], out
         seconds[nb] = _longest(out / f"seed{seed}" / "seconds.json", nb,
                                time.perf_counter() - start)
         _save_result(result, out / f"seed{seed}" / nb)
+        _save_seed(out / f"seed{seed}", findings(result))  # kept as each notebook ends
         found += findings(result)
         meta = next(iter(result.histories.values())).meta
         print(f"reslab findings: seed {seed}, notebook {nb}: {seconds[nb]:.0f} s", flush=True)
@@ -143,8 +144,7 @@ def run_findings(budget: str = "quick", seeds: Sequence[int] = (0, 1, 2),
     out = results_folder(get_budget(budget).name)
     meta = {}
     for seed in seeds:
-        found, _, meta = run_seed(seed, budget, dataset, notebooks, out, progress)
-        _save_seed(out / f"seed{seed}", found)
+        _, _, meta = run_seed(seed, budget, dataset, notebooks, out, progress)
     per_seed = _saved_seeds(out)
     seconds = {s: json.loads((out / f"seed{s}" / "seconds.json").read_text())
                for s in per_seed if (out / f"seed{s}" / "seconds.json").exists()}
