@@ -43,13 +43,49 @@ def test_every_course_notebook_has_an_exercise_in_nbgrader_form():
 
 
 def test_every_notebook_starts_with_colab_badge_and_colab_only_install():
+    from reslab import colab
     for path in course_notebooks():
         nb = nbformat.read(path, as_version=4)
-        assert "colab.research.google.com/assets/colab-badge.svg" in nb.cells[0].source
-        assert f"notebooks/{path.name}" in nb.cells[0].source
+        assert nb.cells[0].source.splitlines()[0] == colab.badge(path.name), path.name
+        assert f"github/{colab.REPOSITORY}/blob/{colab.BRANCH}/notebooks/{path.name}" in \
+            nb.cells[0].source
         setup = nb.cells[1].source
-        assert nb.cells[1].cell_type == "code" and '"google.colab" in sys.modules' in setup
-        assert "pip" in setup and "RESLAB_RUNS" in setup
+        assert nb.cells[1].cell_type == "code" and setup == colab.setup_source(path.name)
+        assert '"google.colab" in sys.modules' in setup and "RESLAB_RUNS" in setup
+        assert f"git+https://github.com/{colab.REPOSITORY}@{colab.BRANCH}" in setup
+
+
+def test_set_repository_rewrites_every_badge_and_install_cell(tmp_path):
+    """scripts/set_repository.py on a copy of the kit: one repository name everywhere."""
+    import shutil
+    copy = tmp_path / "kit"
+    shutil.copytree(ROOT / "reslab", copy / "reslab")
+    shutil.copytree(ROOT / "notebooks", copy / "notebooks")
+    shutil.copytree(ROOT / "scripts", copy / "scripts")
+    run = [sys.executable, str(copy / "scripts" / "set_repository.py")]
+    assert subprocess.run(run + ["--check"], capture_output=True).returncode == 0
+    done = subprocess.run(run + ["someone/resnets", "--branch", "v1"], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    assert 'REPOSITORY = "someone/resnets"' in (copy / "reslab" / "colab.py").read_text()
+    for path in (copy / "notebooks").glob("0*.ipynb"):
+        text = path.read_text(encoding="utf-8")
+        assert "github/someone/resnets/blob/v1/notebooks/" + path.name in text
+        assert "git+https://github.com/someone/resnets@v1" in text
+        assert "reslab-course" not in text
+    assert subprocess.run(run + ["--check"], capture_output=True).returncode == 0
+
+
+def test_colab_cpu_runtime_says_what_the_budget_takes(capsys, monkeypatch):
+    import torch
+
+    from reslab import colab
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("RESLAB_BUDGET", "quick")
+    colab.runtime_advice("01")
+    printed = capsys.readouterr().out
+    assert "no GPU" in printed and "'quick' budget takes about" in printed
+    assert "Change runtime type" in printed and "hours" in printed
 
 
 def test_assignments_command_writes_student_notebooks_without_solutions(tmp_path):

@@ -32,7 +32,8 @@ c.AutogradeApp.create_student = True
 
 def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "RESLAB_GRADING"}
-    env.update(RESLAB_BUDGET="smoke", PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    env.update(RESLAB_BUDGET="smoke", PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1",
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}")
     return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
                           capture_output=True, text=True, timeout=900)
 
