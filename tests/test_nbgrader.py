@@ -122,7 +122,7 @@ def test_feedback_has_no_traceback_into_the_library(graded):
               if o.get("output_type") == "error"]
     assert len(errors) == 3 and all(e["ename"] == "AssertionError" for e in errors)
     assert not any("reslab/" in line for e in errors for line in e["traceback"]), errors
-    printed = "".join(o.get("text", "") for c in nb["cells"] for o in c.get("outputs", []))
+    printed = "".join("".join(o.get("text", "")) for c in graded_cells for o in c["outputs"])
     assert "✗" in printed
 
 
