@@ -5,9 +5,10 @@ In the course notebooks every exercise's solution sits between ``### BEGIN SOLUT
 check after it is an nbgrader test cell (graded, locked). Instructors who use nbgrader can
 therefore generate and grade assignments with it. Without nbgrader (or nbformat),
 ``python -m reslab assignments --out DIR`` writes the student versions itself: each solution
-is replaced by ``# YOUR CODE HERE`` and ``...`` (not ``raise NotImplementedError``, so a
-student notebook still runs to the end and the checks say what is missing), and outputs are
-cleared.
+is replaced by ``# YOUR CODE HERE`` and ``...`` (not ``raise NotImplementedError``: the
+check in the graded cell then says what is missing before its assertion fails), the answer
+notes of discussion questions (markdown solution cells) by ``YOUR ANSWER HERE``, and outputs
+are cleared.
 """
 from __future__ import annotations
 
@@ -23,15 +24,16 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 _SOLUTION = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION[ \t]*\n(?P<body>.*?)"
                        r"^[ \t]*### END SOLUTION[ \t]*(\n|$)", re.M | re.S)
 STUB = "{indent}# YOUR CODE HERE\n{indent}...\n"
+TEXT_STUB = "YOUR ANSWER HERE\n"  # nbgrader's stub for written answers (markdown cells)
 
 
-def strip_solutions(source: str, where: str = "cell") -> str:
-    """``source`` with every solution region replaced by a stub at the same indentation."""
+def strip_solutions(source: str, where: str = "cell", stub: str = STUB) -> str:
+    """``source`` with every solution region replaced by ``stub`` at the same indentation."""
     if source.count(BEGIN) != source.count(END):
         raise ValueError(f"{where}: unbalanced solution markers ({source.count(BEGIN)} "
                          f"'{BEGIN}' vs {source.count(END)} '{END}'); every '{BEGIN}' "
                          f"needs its '{END}'")
-    return _SOLUTION.sub(lambda m: STUB.format(indent=m["indent"]), source)
+    return _SOLUTION.sub(lambda m: stub.format(indent=m["indent"]), source)
 
 
 def solution_bodies(source: str) -> list[str]:
@@ -48,10 +50,14 @@ def student_version(notebook: dict[str, Any], name: str = "notebook") -> dict[st
     """A copy of ``notebook`` (its JSON as a dict) with solutions stubbed, outputs cleared."""
     nb = copy.deepcopy(notebook)
     for i, cell in enumerate(nb.get("cells", [])):
+        where = f"{name}, cell {i}"
         if cell.get("cell_type") == "code":
-            source = strip_solutions(_text(cell.get("source", "")), f"{name}, cell {i}")
+            source = strip_solutions(_text(cell.get("source", "")), where)
             cell["source"] = source.splitlines(keepends=True)
             cell["outputs"], cell["execution_count"] = [], None
+        elif cell.get("cell_type") == "markdown":  # answer notes of discussion questions
+            source = strip_solutions(_text(cell.get("source", "")), where, TEXT_STUB)
+            cell["source"] = source.splitlines(keepends=True)
     nb.get("metadata", {}).pop("widgets", None)
     return nb
 

@@ -1,13 +1,19 @@
-"""Self-checks for the notebooks' exercises: specific feedback, expected vs got.
+"""Self-checks for the notebooks' exercises: specific feedback, compared with hidden references.
 
-Each check prints one line per finding (✓ right, ✗ wrong: what was expected, what came back,
-and a hint) and returns a :class:`CheckResult`. A failing check does not raise, so a student's
-notebook still runs to the end -- unless ``RESLAB_GRADING=1`` is set (autograding with
-nbgrader), where a failure raises ``AssertionError`` so the graded cell loses its points.
+Each check prints one line per finding (✓ right, ✗ wrong: what is wrong and a hint) and
+returns a :class:`CheckResult`, which is *falsy* when something is wrong. A check never raises
+and reads no environment variable. The graded test cell of an exercise asserts the result::
+
+    result = checks.some_check(answer)
+    assert result, "not yet right: see the ✗ lines above"
+
+so the ``AssertionError`` is raised in the notebook's own (locked) cell: nbgrader's autograder
+takes the points and ``nbgrader validate`` fails, the student sees the ✓/✗ report first, and
+no traceback leads into this module. For counting and value exercises a check never prints
+the expected value, only what is wrong with the answer given.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,7 +23,7 @@ from torch import nn
 
 @dataclass
 class CheckResult:
-    """What a check found: ``passed`` and one message per finding."""
+    """What a check found: ``passed`` and one message per finding; falsy when not passed."""
 
     name: str
     passed: bool = True
@@ -29,20 +35,22 @@ class CheckResult:
             self.messages.append(f"✓ {what}")
         else:
             self.passed = False
-            detail = f": expected {expected}, got {got}" if expected is not None or \
-                got is not None else ""
+            parts = ([f"expected {expected}"] if expected is not None else []) + (
+                [f"got {got}"] if got is not None else [])
+            detail = ": " + ", ".join(parts) if parts else ""
             self.messages.append(f"✗ {what}{detail}" + (f" -- hint: {hint}" if hint else ""))
         return ok
 
     def report(self) -> CheckResult:
+        """Print the verdict and every finding; return ``self`` (never raises)."""
         verdict = "all checks passed" if self.passed else "not yet right"
         print(f"{self.name}: {verdict}")
         for m in self.messages:
             print(f"  {m}")
-        if not self.passed and os.environ.get("RESLAB_GRADING"):
-            raise AssertionError(f"{self.name}: " + "; ".join(
-                m for m in self.messages if m.startswith("✗")))
         return self
+
+    def __bool__(self) -> bool:
+        return self.passed
 
     def __repr__(self) -> str:
         return f"CheckResult({self.name!r}, passed={self.passed})"
@@ -85,130 +93,6 @@ def identity_at_init(model: nn.Module) -> CheckResult:
     return result.report()
 
 
-def fashion_mnist_model(model: nn.Module) -> CheckResult:
-    """Exercise (00): a 32-layer ResNet for 1-channel 32x32 images and 10 classes."""
-    from reslab.analysis import count_params
-    from reslab.models import build_model
-
-    result = CheckResult("a ResNet-32 for Fashion-MNIST")
-    if _not_done(result, model):
-        return result.report()
-    try:
-        out = model.eval()(torch.zeros(2, 1, 32, 32))
-    except Exception as error:  # noqa: BLE001
-        result.expect(False, "accepts (N, 1, 32, 32) batches", "10 logits per image",
-                      f"{type(error).__name__}: {str(error)[:120]}", "pass in_channels=1")
-        return result.report()
-    result.expect(tuple(out.shape) == (2, 10), "output shape", (2, 10), tuple(out.shape),
-                  "Fashion-MNIST has 10 classes")
-    expected = count_params(build_model("resnet32", in_channels=1))
-    got = count_params(model)
-    result.expect(got == expected, "parameters of a 32-layer ResNet with 1 input channel",
-                  f"{expected:,}", f"{got:,}", "depth 32 = 6n+2 with n=5; option A shortcuts")
-    return result.report()
-
-
-def zero_pad_shortcut(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> CheckResult:
-    """Exercise (02): ``fn(x, out_channels, stride)`` implements option A."""
-    from reslab.models.shortcuts import ZeroPadShortcut
-
-    result = CheckResult("option A shortcut")
-    if _not_done(result, fn):
-        return result.report()
-    x = torch.randn(2, 16, 8, 8) + 3.0  # no zeros by chance
-    try:
-        got = fn(x, 32, 2)
-    except Exception as error:  # noqa: BLE001 - show the student what went wrong
-        result.expect(False, "the function runs", "a tensor", f"{type(error).__name__}: {error}")
-        return result.report()
-    if _not_done(result, got):
-        return result.report()
-    want = ZeroPadShortcut(16, 32, 2)(x)
-    if not result.expect(tuple(got.shape) == tuple(want.shape), "output shape",
-                         tuple(want.shape), tuple(got.shape),
-                         "subsample with stride 2 (x[:, :, ::2, ::2]) and add 16 channels"):
-        return result.report()
-    result.expect(torch.equal(got[:, :16], want[:, :16]), "the first 16 channels are the "
-                  "input, subsampled", "x[:, :, ::2, ::2]", "other values",
-                  "take every second pixel, starting at 0")
-    result.expect(bool(torch.all(got[:, 16:] == 0)), "the 16 new channels are all zeros",
-                  "zeros", f"max |value| {got[:, 16:].abs().max().item():.3g}",
-                  "pad the channel dimension (dim 1) with zeros, after the input's channels")
-    same = fn(x, 16, 1)
-    result.expect(same is not None and torch.equal(same, x), "stride 1 and equal channels "
-                  "give the identity", "x unchanged", "something else")
-    return result.report()
-
-
-def shortcut_param_counts(answers: dict[str, int], depth: int = 20) -> CheckResult:
-    """Exercise (02): extra parameters of options A, B and C over the plain net of ``depth``."""
-    from reslab.analysis import count_params
-    from reslab.models import build_model
-
-    result = CheckResult(f"extra parameters of shortcut options, ResNet-{depth}")
-    if _not_done(result, answers):
-        return result.report()
-    plain = count_params(build_model("plain", depth=depth))
-    for option in ("A", "B", "C"):
-        extra = count_params(build_model("resnet", depth=depth, shortcut=option)) - plain
-        got = answers.get(option)
-        hints = {"A": "zero-padding has no weights",
-                 "B": "two 1x1 conv + BN projections, where the channels double",
-                 "C": "a 1x1 conv + BN on every one of the 3n shortcuts"}
-        result.expect(got == extra, f"option {option}", f"{extra:,}",
-                      f"{got:,}" if isinstance(got, int) else got, hints[option])
-    return result.report()
-
-
-def bottleneck_params(answer: int, in_channels: int = 256, width: int = 64) -> CheckResult:
-    """Exercise (03): parameters of one bottleneck block (convs + BNs, identity shortcut)."""
-    from reslab.analysis import count_params
-    from reslab.models import Bottleneck
-
-    result = CheckResult(f"bottleneck {in_channels}-{width}-{4 * width} parameters")
-    if _not_done(result, answer):
-        return result.report()
-    block = Bottleneck(in_channels, width, shortcut="A")
-    expected = count_params(block)
-    convs = in_channels * width + 9 * width * width + width * 4 * width
-    hint = (f"the three convs alone have {convs:,} weights; each BN adds 2 per channel"
-            if answer == convs else "1x1: in*out weights; 3x3: 9*in*out; BN: 2 per channel")
-    result.expect(answer == expected, "parameter count", f"{expected:,}",
-                  f"{answer:,}" if isinstance(answer, int) else answer, hint)
-    return result.report()
-
-
-def response_std(fn: Callable[[nn.Module, nn.Module, torch.Tensor], float]) -> CheckResult:
-    """Exercise (04): ``fn(model, layer, images)`` returns the std of ``layer``'s output."""
-    from reslab.analysis import layer_responses, response_layers
-    from reslab.models import build_model
-
-    result = CheckResult("layer response std")
-    if _not_done(result, fn):
-        return result.report()
-    torch.manual_seed(0)
-    model = build_model("resnet20").eval()
-    images = torch.randn(64, 3, 32, 32)
-    name, layer = response_layers(model)[5]
-    expected = layer_responses(model, images)[5]["std"]
-    try:
-        got = fn(model, layer, images)
-    except Exception as error:  # noqa: BLE001
-        result.expect(False, "the function runs", "a number", f"{type(error).__name__}: {error}")
-        return result.report()
-    if _not_done(result, got):
-        return result.report()
-    got = float(got)
-    result.expect(abs(got - expected) < 1e-3 * max(1, expected), f"std of {name}",
-                  f"{expected:.4f}", f"{got:.4f}",
-                  "register_forward_hook on the layer and keep a *clone* of its output (the "
-                  "ReLU after a BN works in place and would overwrite it); run the model in "
-                  "eval mode under torch.no_grad(); std over all elements, unbiased=False")
-    result.expect(len(layer._forward_hooks) == 0, "the hook is removed afterwards",
-                  "0 hooks left", f"{len(layer._forward_hooks)} left", "call handle.remove()")
-    return result.report()
-
-
 _FAILED = object()  # what _runs returns when the student's function raised
 
 
@@ -225,6 +109,293 @@ def _runs(result: CheckResult, fn: Callable, *args):
 def _missing(result: CheckResult, value) -> bool:
     """The call raised, or returned a stub's nothing: either way there is nothing to check."""
     return value is _FAILED or _not_done(result, value)
+
+
+def _layers_in_order(block: nn.Module, x: torch.Tensor) -> list[nn.Module]:
+    """The conv and BN layers of ``block`` in the order its forward pass calls them."""
+    order: list[nn.Module] = []
+    hooks = [m.register_forward_hook(lambda module, i, o: order.append(module))
+             for m in block.modules() if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
+    try:
+        with torch.no_grad():
+            block(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return order
+
+
+def _randomise(module: nn.Module) -> None:
+    """Give every BN non-trivial weights and running statistics (so a missing BN shows)."""
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5), m.bias.normal_(0, 0.5)
+                m.running_mean.normal_(0, 0.5), m.running_var.uniform_(0.5, 2.0)
+
+
+def _same_as_reference(mine: nn.Module, reference: nn.Module, x: torch.Tensor) -> str:
+    """Copy ``mine``'s layers, in call order, into ``reference``; compare the outputs.
+
+    Returns "" when both compute the same function, else what differs.
+    """
+    ours, theirs = _layers_in_order(mine, x), _layers_in_order(reference, x)
+    kinds = [type(m).__name__ for m in ours]
+    if kinds != [type(m).__name__ for m in theirs]:
+        return f"its layers run in the order {kinds}"
+    for a, b in zip(ours, theirs):
+        if a.weight.shape != b.weight.shape or getattr(a, "stride", 1) != getattr(b, "stride", 1):
+            return f"a {type(a).__name__} has weights {tuple(a.weight.shape)}, stride " \
+                   f"{getattr(a, 'stride', '-')}"
+        b.load_state_dict(a.state_dict())
+    with torch.no_grad():
+        got, want = mine(x.clone()), reference(x.clone())
+    if tuple(got.shape) != tuple(want.shape):
+        return f"its output has shape {tuple(got.shape)}"
+    return "" if torch.allclose(got, want, atol=1e-5) else "its output has other values"
+
+
+def _build(result: CheckResult, cls: Callable, *args) -> nn.Module | None:
+    """``cls(*args)`` in eval mode with random BNs, or None (recorded) if that fails."""
+    module = _runs(result, cls, *args)
+    if _missing(result, module):
+        return None
+    if not isinstance(module, nn.Module):
+        result.expect(False, f"{cls.__name__}{args} is a module", "an nn.Module",
+                      type(module).__name__, "subclass torch.nn.Module")
+        return None
+    _randomise(module)
+    return module.eval()
+
+
+def _count(module: nn.Module, kind: type, kernel: int | None = None) -> int:
+    return sum(isinstance(m, kind) and (kernel is None or m.kernel_size[0] == kernel)
+               for m in module.modules())
+
+
+def _words(n: int) -> str:
+    return {0: "no", 1: "one", 2: "two", 3: "three", 4: "four"}.get(n, str(n))
+
+
+def _compare_block(result: CheckResult, mine: nn.Module, reference: nn.Module,
+                   args: tuple, x: torch.Tensor, hint: str) -> None:
+    """One finding: ``mine`` (built with ``args``) computes what the hidden reference does."""
+    _randomise(reference)
+    what = _same_as_reference(mine, reference.eval(), x)
+    result.expect(not what, f"block{args} computes what the paper's block computes",
+                  hint=f"{what}: {hint}")
+
+
+def fashion_mnist_model(model: nn.Module) -> CheckResult:
+    """Exercise (00): a 32-layer ResNet for 1-channel 32x32 images and 10 classes."""
+    from reslab.analysis import count_params
+    from reslab.models import build_model
+
+    result = CheckResult("a ResNet-32 for Fashion-MNIST")
+    if _not_done(result, model):
+        return result.report()
+    out = _runs(result, model.eval(), torch.zeros(2, 1, 32, 32))
+    if out is _FAILED:
+        result.expect(False, "accepts (N, 1, 32, 32) batches", hint="pass in_channels=1")
+        return result.report()
+    result.expect(tuple(out.shape) == (2, 10), "output shape", (2, 10), tuple(out.shape),
+                  "Fashion-MNIST has 10 classes")
+    reference, got = count_params(build_model("resnet32", in_channels=1)), count_params(model)
+    more = "more" if got > reference else "fewer"
+    result.expect(got == reference, "the parameters of a 32-layer ResNet with 1 input channel",
+                  hint=f"yours has {more} parameters: depth 32 = 6n+2 with n=5, option A "
+                  "shortcuts, 10 classes")
+    return result.report()
+
+
+def basic_block(cls: Callable[..., nn.Module]) -> CheckResult:
+    """Exercise (01): ``cls(in_channels, out_channels, stride=1, shortcut="A")`` is a basic
+    block (He et al. 2016, Fig. 2); ``shortcut=None`` the same block without its shortcut."""
+    from reslab.models import BasicBlock
+
+    result = CheckResult("your basic block")
+    if _not_done(result, cls):
+        return result.report()
+    for args in ((16, 16, 1, "A"), (16, 32, 2, "A"), (16, 16, 1, None)):
+        mine = _build(result, cls, *args)
+        if mine is None:
+            return result.report()
+        convs, bns = _count(mine, nn.Conv2d, 3), _count(mine, nn.BatchNorm2d)
+        if not (result.expect(convs == 2, f"block{args}: two 3x3 convs", hint=f"your block has "
+                              f"{_words(convs)}, a basic block has two")
+                and result.expect(bns == 2, f"block{args}: two BNs", hint=f"your block has "
+                                  f"{_words(bns)}, a basic block has two (one after each conv)")):
+            continue
+        x = torch.relu(torch.randn(2, 16, 8, 8))
+        hint = ("conv-BN-ReLU, conv-BN, then add the shortcut (none when shortcut=None), then "
+                "ReLU; the first conv takes the stride; build the shortcut with "
+                "make_shortcut(shortcut, in_channels, out_channels, stride)")
+        _compare_block(result, mine, BasicBlock(*args), args, x, hint)
+    return result.report()
+
+
+def zero_pad_shortcut(fn: Callable[[torch.Tensor, int, int], torch.Tensor]) -> CheckResult:
+    """Exercise (02): ``fn(x, out_channels, stride)`` implements option A."""
+    from reslab.models.shortcuts import ZeroPadShortcut
+
+    result = CheckResult("option A shortcut")
+    if _not_done(result, fn):
+        return result.report()
+    x = torch.randn(2, 16, 8, 8) + 3.0  # no zeros by chance
+    got = _runs(result, fn, x, 32, 2)
+    if _missing(result, got):
+        return result.report()
+    want = ZeroPadShortcut(16, 32, 2)(x)
+    if not result.expect(tuple(got.shape) == tuple(want.shape), "output shape",
+                         tuple(want.shape), tuple(got.shape),
+                         "subsample with stride 2 (x[:, :, ::2, ::2]) and add 16 channels"):
+        return result.report()
+    result.expect(torch.equal(got[:, :16], want[:, :16]), "the first 16 channels are the "
+                  "input, subsampled", hint="take every second pixel, starting at 0")
+    result.expect(bool(torch.all(got[:, 16:] == 0)), "the 16 new channels are all zeros",
+                  hint="pad the channel dimension (dim 1) with zeros, after the input's "
+                  "channels")
+    same = _runs(result, fn, x, 16, 1)
+    result.expect(same is not _FAILED and isinstance(same, torch.Tensor) and torch.equal(same, x),
+                  "stride 1 and equal channels give the identity", hint="x unchanged")
+    return result.report()
+
+
+def projection_shortcut(cls: Callable[..., nn.Module]) -> CheckResult:
+    """Exercise (02): ``cls(in_channels, out_channels, stride)`` is option B's projection
+    ``W_s x``: a 1x1 conv with the stride and no bias, then BN (He et al. 2016, Eq. 2)."""
+    from reslab.models.shortcuts import ProjectionShortcut
+
+    result = CheckResult("option B projection")
+    if _not_done(result, cls):
+        return result.report()
+    for args in ((16, 32, 2), (32, 64, 2)):
+        mine = _build(result, cls, *args)
+        if mine is None:
+            return result.report()
+        convs, bns = _count(mine, nn.Conv2d, 1), _count(mine, nn.BatchNorm2d)
+        if not (result.expect(convs == 1 and _count(mine, nn.Conv2d) == 1,
+                              f"projection{args}: one 1x1 conv",
+                              hint=f"yours has {_words(convs)} 1x1 convs; W_s is one")
+                and result.expect(bns == 1, f"projection{args}: one BN", hint=f"yours has "
+                                  f"{_words(bns)}; the paper's projection has a BN after "
+                                  "the 1x1 conv")):
+            continue
+        bias = any(m.bias is not None for m in mine.modules() if isinstance(m, nn.Conv2d))
+        result.expect(not bias, f"projection{args}: the conv has no bias",
+                      hint="bias=False: the BN after it has its own shift")
+        x = torch.randn(2, args[0], 8, 8)
+        _compare_block(result, mine, ProjectionShortcut(*args), args, x,
+                       "1x1 conv (stride, no bias) from in to out channels, then BN")
+    return result.report()
+
+
+def shortcut_param_counts(answers: dict[str, int], depth: int = 20) -> CheckResult:
+    """Exercise (02): extra parameters of options A, B and C over the plain net of ``depth``.
+
+    Says which answers are wrong and whether they are too high or too low, never the counts.
+    """
+    from reslab.analysis import count_params
+    from reslab.models import build_model
+
+    result = CheckResult(f"extra parameters of shortcut options, ResNet-{depth}")
+    if _not_done(result, answers):
+        return result.report()
+    plain = count_params(build_model("plain", depth=depth))
+    hints = {"A": "zero-padding has no weights",
+             "B": "a 1x1 conv + BN projection where the channels double, twice",
+             "C": "a 1x1 conv + BN on every one of the 3n shortcuts"}
+    for option in ("A", "B", "C"):
+        extra = count_params(build_model("resnet", depth=depth, shortcut=option)) - plain
+        got = answers.get(option) if isinstance(answers, dict) else None
+        if not isinstance(got, int) or isinstance(got, bool):
+            result.expect(False, f"option {option}", hint="give a whole number")
+            continue
+        side = "too many" if got > extra else "too few"
+        result.expect(got == extra, f"option {option}", hint=f"{got:,} is {side}; {hints[option]}"
+                      + ("; count 2 BN parameters per output channel" if option != "A" else ""))
+    return result.report()
+
+
+def bottleneck_block(cls: Callable[..., nn.Module]) -> CheckResult:
+    """Exercise (03): ``cls(in_channels, width, stride=1, shortcut="A")`` is a bottleneck
+    block (He et al. 2016, Fig. 5 right) with ``expansion = 4``."""
+    from reslab.models import Bottleneck
+
+    result = CheckResult("your bottleneck block")
+    if _not_done(result, cls):
+        return result.report()
+    result.expect(getattr(cls, "expansion", None) == 4, "the class says expansion = 4",
+                  hint="set the class attribute expansion = 4 (out channels = 4 * width)")
+    for args in ((16, 16, 1, "A"), (64, 16, 1, "A"), (64, 32, 2, "A"), (64, 16, 1, None)):
+        mine = _build(result, cls, *args)
+        if mine is None:
+            return result.report()
+        counts = (_count(mine, nn.Conv2d, 1), _count(mine, nn.Conv2d, 3))
+        bns = _count(mine, nn.BatchNorm2d)
+        if not (result.expect(counts == (2, 1), f"block{args}: 1x1, 3x3, 1x1 convs", hint=f"yours "
+                              f"has {_words(counts[0])} 1x1 and {_words(counts[1])} 3x3 convs")
+                and result.expect(bns == 3, f"block{args}: three BNs", hint=f"yours has "
+                                  f"{_words(bns)}, a bottleneck has one after each conv")):
+            continue
+        x = torch.relu(torch.randn(2, args[0], 8, 8))
+        hint = ("reduce (1x1, with the stride), 3x3, restore to 4*width (1x1), a BN after each "
+                "conv, ReLU after the first two; add the shortcut, then ReLU")
+        _compare_block(result, mine, Bottleneck(*args), args, x, hint)
+    return result.report()
+
+
+def bottleneck_param_formula(fn: Callable[[int, int], int]) -> CheckResult:
+    """Exercise (03): ``fn(in_channels, width)`` computes the parameters of a bottleneck block
+    with an identity (or option A) shortcut, by formula; compared on hidden sizes."""
+    from reslab.analysis import count_params
+    from reslab.models import Bottleneck
+
+    result = CheckResult("bottleneck parameter formula")
+    if _not_done(result, fn):
+        return result.report()
+    for cin, width in ((256, 64), (512, 128), (64, 16), (24, 8)):
+        got = _runs(result, fn, cin, width)
+        if _missing(result, got):
+            return result.report()
+        want = count_params(Bottleneck(cin, width, shortcut="A"))
+        convs = cin * width + 9 * width * width + width * 4 * width
+        hint = ("the convs are right; each BN adds 2 parameters per channel" if got == convs
+                else "1x1: in*out weights; 3x3: 9*in*out; no biases; BN: 2 per channel")
+        side = "too many" if isinstance(got, (int, float)) and got > want else "too few"
+        result.expect(got == want, f"{cin} -> {width} -> {4 * width}",
+                      hint=f"{side}; {hint}" if isinstance(got, (int, float)) else
+                      "return a whole number")
+    return result.report()
+
+
+def response_std(fn: Callable[[nn.Module, nn.Module, torch.Tensor], float]) -> CheckResult:
+    """Exercise (04): ``fn(model, layer, images)`` returns the std of ``layer``'s output."""
+    from reslab.analysis import layer_responses, response_layers
+    from reslab.models import build_model
+
+    result = CheckResult("layer response std")
+    if _not_done(result, fn):
+        return result.report()
+    torch.manual_seed(0)
+    model = build_model("resnet20").eval()
+    images = torch.randn(64, 3, 32, 32)
+    name, layer = response_layers(model)[5]
+    expected = layer_responses(model, images)[5]["std"]
+    got = _runs(result, fn, model, layer, images)
+    if _missing(result, got):
+        return result.report()
+    ok = isinstance(got, (int, float, torch.Tensor)) and torch.as_tensor(got).numel() == 1
+    if result.expect(ok, "returns one number", hint="return a float (tensor.item())"):
+        got = float(got)
+        result.expect(abs(got - expected) < 1e-3 * max(1, expected), f"std of {name}",
+                      hint="register_forward_hook on the layer and keep a *clone* of its output "
+                      "(the ReLU after a BN works in place and would overwrite it); run the "
+                      "model in eval mode under torch.no_grad(); std over all elements, "
+                      "unbiased=False")
+    result.expect(len(layer._forward_hooks) == 0, "the hook is removed afterwards",
+                  hint=f"{len(layer._forward_hooks)} left: call handle.remove()")
+    return result.report()
 
 
 def resres_stage(fn: Callable[[nn.Module, nn.Module, torch.Tensor], torch.Tensor]) -> CheckResult:

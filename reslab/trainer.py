@@ -18,7 +18,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -604,11 +604,15 @@ def _folder(out: str | Path | bool | None, config: TrainConfig, label: str) -> P
 def train(model: str = "resnet20", dataset: str = "auto", budget: Budget | str | None = None,
           out: str | Path | None = None, resume: bool = True, progress: bool = True,
           data: ImageDataset | None = None, on_eval: Callable[[History], None] | None = None,
-          **options: Any) -> History:
+          block: type[torch.nn.Module] | None = None, **options: Any) -> History:
     """Train one model and return its :class:`~reslab.history.History`.
 
     Args:
         model: a name from :func:`reslab.list_models`; ``model_options={...}`` go to it.
+        block: your own block class for a CIFAR net (``reslab.train("resnet20",
+            block=MyBlock)``), see :func:`reslab.models.cifar.resolve_block`. Configs hold
+            only JSON, so the model is built here and the class's name with a fingerprint of
+            the built net's structure is recorded as ``model_options["block"]``.
         dataset: see :func:`reslab.data.load_dataset` ("auto": the best one available).
         budget: "smoke", "quick", "full" or a :class:`Budget` (default: ``$RESLAB_BUDGET``);
             its sizes and iterations can be overridden by ``options``.
@@ -618,8 +622,24 @@ def train(model: str = "resnet20", dataset: str = "auto", budget: Budget | str |
         options: any :class:`TrainConfig` field (lr, iterations, validation, seed, ...).
     """
     config = config_from(budget, model=model, dataset=dataset, **options)
+    prebuilt = None
+    if block is not None:
+        data = data if data is not None else prepare_data(config, verbose=progress)
+        config, prebuilt = _with_block(config, block, data)
     folder = _folder(out, config, model)
-    return fit([config], [model], [folder], data, resume, progress, on_eval=on_eval)[0]
+    return fit([config], [model], [folder], data, resume, progress, models=[prebuilt],
+               on_eval=on_eval)[0]
+
+
+def _with_block(config: TrainConfig, block: type[torch.nn.Module],
+                data: ImageDataset) -> tuple[TrainConfig, torch.nn.Module]:
+    """Build ``config.model`` with a block class; record the block in the config."""
+    torch.manual_seed(config.seed)  # the initial weights a config-built model would get
+    net = build_model(config.model, block=block, num_classes=data.num_classes,
+                      in_channels=data.in_channels, **config.model_options)
+    fingerprint = hashlib.sha1(repr(net).encode()).hexdigest()[:8]
+    options = {**config.model_options, "block": f"{block.__qualname__}#{fingerprint}"}
+    return replace(config, model_options=options), net
 
 
 def sweep(models: Sequence[str], dataset: str = "auto", budget: Budget | str | None = None,

@@ -1,4 +1,4 @@
-"""ipywidgets for the notebooks: knobs for depth, shortcut option and budget.
+"""ipywidgets for the notebooks: knobs for depth, shortcut option, budget and training.
 
 Every widget also works when a notebook runs without a browser (CI, nbval): its initial
 values are used and its output is drawn once. Functions return the widget (or a small object
@@ -7,11 +7,12 @@ holding widgets) so a later cell can read the choices.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import ipywidgets as W
 from IPython.display import display
 
-from reslab.budget import BUDGETS, get_budget
+from reslab.budget import BUDGETS, Budget, get_budget
 from reslab.history import History
 
 
@@ -36,31 +37,83 @@ def valid_depths(block: str = "basic", up_to: int = 200) -> list[int]:
 
 
 class ExperimentControls:
-    """Which depths to train and on which budget; a later cell reads ``.models`` and ``.budget``.
+    """The knobs of an experiment; later cells read ``.models``, ``.budget``, ``.options``.
 
-    Shows two rows of toggles (plain and ResNet depths) and a budget menu whose default comes
-    from ``$RESLAB_BUDGET``.
+    Depth toggles (plain and ResNet), a budget menu (default ``$RESLAB_BUDGET``), an
+    iteration count between the presets, the learning rate and its linear warm-up, zero-γ
+    initialisation and the seed. Choosing ``full`` on a machine without a GPU shows the
+    estimated time and a box to tick: until it is ticked, ``.budget`` refuses (ValueError).
     """
 
     def __init__(self, depths: Sequence[int] = (20, 32, 44, 56), chosen: Sequence[int] = (20, 56),
-                 families: Sequence[str] = ("plain", "resnet")) -> None:
-        self.families = families
+                 families: Sequence[str] = ("plain", "resnet"), notebook: str = "01") -> None:
+        self.families, self.notebook = families, notebook
+        preset = get_budget()
         self.depths = W.SelectMultiple(options=list(depths), value=tuple(chosen),
                                        description="depths", rows=len(depths))
-        self.budget_menu = W.Dropdown(options=list(BUDGETS), value=get_budget().name,
+        self.budget_menu = W.Dropdown(options=list(BUDGETS), value=preset.name,
                                       description="budget")
-        self.widget = W.HBox([self.depths, self.budget_menu])
+        self.iterations = W.BoundedIntText(value=preset.iterations, min=1, max=64_000,
+                                           description="iterations")
+        self.lr = W.FloatLogSlider(value=0.1, base=10, min=-3, max=0, description="lr")
+        self.warmup = W.BoundedIntText(value=preset.linear_warmup, min=0, max=64_000,
+                                       description="warm-up")
+        self.zero_gamma = W.Checkbox(value=False, description="zero-γ init (ResNets)")
+        self.seed = W.BoundedIntText(value=0, min=0, max=10_000, description="seed")
+        self.confirm = W.Checkbox(value=False, description="yes, train 'full' on this CPU")
+        self.note = W.HTML()
+        self.budget_menu.observe(self._on_budget, names="value")
+        self._on_budget({"new": preset.name})
+        self.widget = W.VBox([W.HBox([self.depths, W.VBox([self.budget_menu, self.iterations,
+                                                           self.warmup])]),
+                              W.HBox([self.lr, self.seed, self.zero_gamma]),
+                              self.note, self.confirm])
+
+    def _on_budget(self, change: dict) -> None:
+        """A preset fills in its iterations and warm-up; 'full' on a CPU asks first."""
+        preset = get_budget(change["new"])
+        self.iterations.value, self.warmup.value = preset.iterations, preset.linear_warmup
+        self.confirm.value = False
+        self.confirm.layout.display = None if self.needs_confirmation else "none"
+        self.note.value = full_on_cpu_note(self.notebook) if self.needs_confirmation else ""
+
+    @property
+    def needs_confirmation(self) -> bool:
+        import torch
+        return self.budget_menu.value == "full" and not torch.cuda.is_available()
 
     @property
     def models(self) -> list[str]:
         return [f"{f}{d}" for f in self.families for d in sorted(self.depths.value)]
 
     @property
-    def budget(self) -> str:
-        return self.budget_menu.value
+    def budget(self) -> str | Budget:
+        """The preset's name, or a Budget with the chosen iterations and warm-up."""
+        if self.needs_confirmation and not self.confirm.value:
+            raise ValueError("the 'full' budget on a CPU: " + full_on_cpu_note(self.notebook,
+                             html=False) + " Tick the box to confirm, or choose 'quick'.")
+        preset = get_budget(self.budget_menu.value)
+        chosen = replace(preset, iterations=self.iterations.value,
+                         linear_warmup=min(self.warmup.value, self.iterations.value))
+        return preset.name if chosen == preset else chosen
+
+    @property
+    def options(self) -> dict:
+        """Training options for :func:`reslab.sweep`: lr, seed and, if ticked, zero-γ."""
+        zero = {m: {"zero_gamma": True} for m in self.models if not m.startswith("plain")}
+        return {"lr": self.lr.value, "seed": self.seed.value,
+                "model_options": zero if self.zero_gamma.value else {}}
 
     def _ipython_display_(self) -> None:
         display(self.widget)
+
+
+def full_on_cpu_note(notebook: str = "01", html: bool = True) -> str:
+    """What the 'full' budget would take here without a GPU (estimated)."""
+    from reslab.colab import cpu_minutes, duration
+    text = (f"No GPU here: the 'full' budget (64,000 iterations per net) would take "
+            f"{duration(cpu_minutes('full', notebook))} for notebook {notebook} (estimated).")
+    return f"<b>{text}</b>" if html else text
 
 
 def curve_browser(histories: Mapping[str, History],

@@ -52,3 +52,30 @@ def test_every_widget_builds_and_its_controls_are_live(make, capsys):
     else:  # a multiple selection: choose something else than now
         control.value = () if control.value else tuple(control.options[:1])
     assert capsys.readouterr().out  # ... and drawn again when a knob moves
+
+
+def test_experiment_controls_knobs_reach_the_budget_and_training_options(monkeypatch):
+    monkeypatch.setenv("RESLAB_BUDGET", "quick")
+    controls = widgets.ExperimentControls(depths=(20, 56), chosen=(20,))
+    controls.iterations.value, controls.warmup.value = 1000, 100
+    controls.lr.value, controls.seed.value, controls.zero_gamma.value = 0.05, 3, True
+    budget = controls.budget
+    assert (budget.name, budget.iterations, budget.linear_warmup) == ("quick", 1000, 100)
+    assert controls.options == {"lr": controls.lr.value, "seed": 3,
+                                "model_options": {"resnet20": {"zero_gamma": True}}}
+    controls.budget_menu.value = "smoke"   # a preset resets iterations and warm-up
+    assert controls.budget == "smoke"
+
+
+def test_full_on_a_cpu_shows_the_estimate_and_asks_first(monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    controls = widgets.ExperimentControls()
+    controls.budget_menu.value = "full"
+    assert "hours" in controls.note.value and controls.confirm.layout.display is None
+    with pytest.raises(ValueError, match="Tick the box"):
+        controls.budget
+    controls.confirm.value = True
+    assert controls.budget == "full"
+    controls.budget_menu.value = "quick"
+    assert controls.note.value == "" and controls.confirm.layout.display == "none"

@@ -32,6 +32,20 @@ from reslab.models.options import check_choice
 BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
 
+def resolve_block(block: str | type[nn.Module]) -> tuple[type[nn.Module], str]:
+    """A block name or class -> ``(class, "basic" | "bottleneck")``.
+
+    A class (a student's own block) must take BasicBlock's constructor arguments
+    ``(in_channels, out_channels, stride=1, shortcut="A")`` -- for a bottleneck the second is
+    the width -- and say ``expansion = 4`` if it is a bottleneck (default 1: basic).
+    """
+    if isinstance(block, type) and issubclass(block, nn.Module):
+        kind = "bottleneck" if getattr(block, "expansion", 1) == 4 else "basic"
+        return block, kind
+    check_choice("block", block, BLOCKS)
+    return BLOCKS[block], block
+
+
 def post_activation_stem(in_channels: int, out_channels: int = 16) -> nn.Sequential:
     """The first layer of He et al.'s CIFAR nets: 3x3 conv, BN, ReLU."""
     return nn.Sequential(conv3x3(in_channels, out_channels), nn.BatchNorm2d(out_channels),
@@ -51,7 +65,8 @@ class CifarResNet(StagedNet):
     Args:
         depth: ``6n + 2`` for basic blocks, ``9n + 2`` for bottlenecks.
         shortcut: "A" (the paper's choice on CIFAR), "B", "C", or ``None`` for a plain net.
-        block: "basic" or "bottleneck".
+        block: "basic", "bottleneck", or a block class with BasicBlock's constructor
+            signature (see :func:`resolve_block`): a student's block plugs in here.
         num_classes, in_channels: classifier outputs and image channels (1 for Fashion-MNIST).
         widths: filters of the three stages (the bottleneck width for bottleneck blocks).
         input_size: the square image size ``forward`` accepts (``None``: any).
@@ -61,15 +76,16 @@ class CifarResNet(StagedNet):
             Sec. 3.1). Residual nets only.
     """
 
-    def __init__(self, depth: int = 20, shortcut: str | None = "A", block: str = "basic",
+    def __init__(self, depth: int = 20, shortcut: str | None = "A",
+                 block: str | type[nn.Module] = "basic",
                  num_classes: int = 10, in_channels: int = 3,
                  widths: Sequence[int] = (16, 32, 64), input_size: int | None = 32,
                  stochastic_depth: float | None = None, zero_gamma: bool = False) -> None:
         if zero_gamma and shortcut is None:
             raise ValueError("zero_gamma needs shortcuts: a plain net with zeroed BN scales "
                              "outputs constants; use it with shortcut='A', 'B' or 'C'")
-        n = cifar_blocks_per_stage(depth, block, plain=shortcut is None)
-        block_cls = BLOCKS[block]
+        block_cls, kind = resolve_block(block)
+        n = cifar_blocks_per_stage(depth, kind, plain=shortcut is None)
         stages, channels = make_stages(block_cls, [n] * 3, widths, widths[0], (1, 2, 2),
                                        stochastic_depth, shortcut=shortcut)
         super().__init__(post_activation_stem(in_channels, widths[0]), stages,

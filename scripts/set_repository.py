@@ -1,0 +1,72 @@
+"""Point the kit at the repository it is published from: badges and Colab install cells.
+
+    python scripts/set_repository.py OWNER/NAME [--branch BRANCH]
+
+Rewrites ``REPOSITORY``/``BRANCH`` in ``reslab/colab.py``, then the first line of cell 0 (the
+"Open in Colab" badge) and cell 1 (the setup cell) of every course notebook from
+:mod:`reslab.colab`. ``--check`` changes nothing and exits 1 if a notebook disagrees.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from reslab import colab  # noqa: E402
+
+
+def _set_constants(repository: str, branch: str) -> None:
+    path = ROOT / "reslab" / "colab.py"
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r'^REPOSITORY = ".*?"', f'REPOSITORY = "{repository}"', text, flags=re.M)
+    text = re.sub(r'^BRANCH = ".*?"', f'BRANCH = "{branch}"', text, flags=re.M)
+    path.write_text(text, encoding="utf-8")
+    importlib.reload(colab)
+
+
+def expected_cells(nb: dict, name: str) -> tuple[list[str], list[str]]:
+    """Cells 0 and 1's sources as :mod:`reslab.colab` says they must be."""
+    first = "".join(nb["cells"][0]["source"]).split("\n", 1)
+    badge = colab.badge(name) + ("\n" + first[1] if len(first) > 1 else "")
+    return badge.splitlines(keepends=True), colab.setup_source(name).splitlines(keepends=True)
+
+
+def sync(check: bool) -> list[str]:
+    """Rewrite (or, with ``check``, compare) every notebook; the names that differed."""
+    differed = []
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        badge, setup = expected_cells(nb, path.name)
+        if nb["cells"][0]["source"] != badge or nb["cells"][1]["source"] != setup:
+            differed.append(path.name)
+            nb["cells"][0]["source"], nb["cells"][1]["source"] = badge, setup
+            if not check:
+                path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n",
+                                encoding="utf-8")
+    return differed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("repository", nargs="?", help="OWNER/NAME on GitHub")
+    parser.add_argument("--branch", default=None)
+    parser.add_argument("--check", action="store_true", help="only report disagreements")
+    args = parser.parse_args()
+    if args.repository and not re.fullmatch(r"[\w.-]+/[\w.-]+", args.repository):
+        parser.error("repository must be OWNER/NAME")
+    if not args.check and (args.repository or args.branch):
+        _set_constants(args.repository or colab.REPOSITORY, args.branch or colab.BRANCH)
+    differed = sync(args.check)
+    print(("disagree with reslab/colab.py: " if args.check else "rewrote: ") +
+          (", ".join(differed) or "none"))
+    return 1 if args.check and differed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
