@@ -42,9 +42,9 @@ class Result:
 
 
 def _sweep(models: list[str], budget, seed, dataset, out, progress, model_options=None,
-           on_eval=None) -> dict[str, History]:
+           on_eval=None, **options) -> dict[str, History]:
     return sweep(models, dataset=dataset, budget=budget, out=out, seed=seed, progress=progress,
-                 model_options=model_options, on_eval=on_eval)
+                 model_options=model_options, on_eval=on_eval, **options)
 
 
 DEGRADATION = ["plain20", "plain56", "resnet20", "resnet56"]
@@ -59,10 +59,12 @@ ROR_DEPTH = 32
 
 
 def degradation(budget, seed=0, dataset="auto", out=None, progress=True, on_eval=None,
-                models: list[str] | None = None) -> Result:
-    """01: plain and residual nets of 20 and 56 layers, trained in lockstep."""
+                models: list[str] | None = None, model_options: dict | None = None,
+                **options: Any) -> Result:
+    """01: plain and residual nets of 20 and 56 layers, trained in lockstep (``models``,
+    ``model_options`` and training ``options`` such as ``lr`` change the experiment)."""
     return Result("01", _sweep(models or DEGRADATION, budget, seed, dataset, out, progress,
-                               on_eval=on_eval))
+                               model_options, on_eval, **options))
 
 
 def shortcuts(budget, seed=0, dataset="auto", out=None, progress=True, on_eval=None) -> Result:
