@@ -1,8 +1,11 @@
-"""End to end in a real browser: JupyterLab runs notebook 01 and its depth slider redraws.
+"""End to end in a real browser: JupyterLab runs notebook 01, its training figure updates
+while the sweep trains, and its depth slider redraws.
 
 What this proves, beyond nbval (which executes notebooks without a front end): the course
 notebook opens in JupyterLab, *Run > Run All Cells* runs it to the end without an error, the
-ipywidgets front end renders the ``curve_browser`` widget of the last cell, and moving its
+live figure of the experiment cell (``reslab.live.LiveCurves``) shows at least two different
+pictures while that cell is still running, the ipywidgets front end renders the
+``curve_browser`` widget, and moving its
 "depth" slider from 56 to 20 makes the kernel redraw the plot for 20 layers. Screenshots of
 before and after go to ``results/browser-test/`` (overwritten on each run).
 
@@ -218,12 +221,22 @@ def _open_notebook(page, base: str) -> None:
     _wait_for_idle_kernel(page)
 
 
-def _run_all_cells(page) -> None:
-    """Run > Run All Cells, then wait until no cell is queued or running and all ran."""
+def _cell(page, text: str):
+    """The code cell whose text (input or output) contains ``text``."""
+    return page.locator(".jp-Notebook .jp-CodeCell").filter(has_text=text).first
+
+
+def _run_all_cells(page, watch=lambda: None) -> None:
+    """Run > Run All Cells, then wait until no cell is queued or running and all ran;
+    ``watch()`` is called at every poll while the cells run."""
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
     _wait_until(lambda: BUSY_PROMPT in _prompts(page), RUN_START_S, "the run to start")
-    _wait_until(lambda: BUSY_PROMPT not in _prompts(page), RUN_ALL_S, "all cells to run")
+
+    def finished() -> bool:
+        watch()
+        return BUSY_PROMPT not in _prompts(page)
+    _wait_until(finished, RUN_ALL_S, "all cells to run", poll_s=0.2)
     _wait_for_idle_kernel(page)
     prompts = _prompts(page)
     not_run = [i for i, p in enumerate(prompts) if not DONE_PROMPT.match(p)]
@@ -257,16 +270,26 @@ def _screenshot(page, widget, name: str) -> None:
 
 # --- the test -------------------------------------------------------------------------------
 
-def test_depth_slider_redraws_in_jupyterlab(lab):
+def test_live_curves_update_while_training_and_depth_slider_redraws(lab):
     _clear_screenshots()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT)
         try:
             _open_notebook(page, lab)
-            _run_all_cells(page)
+            live, seen = _cell(page, "live.LiveCurves("), []
 
-            widget = page.locator(".jp-Notebook .jp-CodeCell").last.locator(".widget-vbox")
+            def watch() -> None:  # every distinct picture the live figure shows while training
+                src = _plot_src(live)
+                if src and (not seen or seen[-1] != src) and BUSY_PROMPT in \
+                        live.locator(".jp-InputPrompt").inner_text():
+                    seen.append(src)
+            _run_all_cells(page, watch)
+            assert len(seen) >= 2, f"the live figure was drawn {len(seen)} time(s) in training"
+            live.scroll_into_view_if_needed()
+            page.screenshot(path=SHOTS / "01_live.png")
+
+            widget = _cell(page, "widgets.curve_browser(").locator(".widget-vbox")
             slider = widget.locator(".widget-hslider")
             readout = slider.locator(".widget-readout")
             assert slider.locator(".widget-label").inner_text() == "depth"
