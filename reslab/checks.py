@@ -327,8 +327,8 @@ def partial_net(fn: Callable[[nn.Module], nn.Module]) -> CheckResult:
     expected = (count_params(full.stem) + count_params(full.stages[2]) + 64 * 10 + 10)
     got = count_params(net)
     result.expect(got == expected, "parameters (stem + stage 3 + new fc, adapter free)",
-                  f"{expected:,}", f"{got:,}", "the adapter is ZeroPadShortcut(16, 32, 2): no "
-                  "parameters")
+                  f"{expected:,}", f"{got:,}", "the adapter (option A: subsample, zero-pad "
+                  "16 -> 32 channels) has no parameters")
     return result.report()
 
 
