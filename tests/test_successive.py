@@ -58,3 +58,12 @@ def test_stage_orders_are_checked_and_named():
                           ([(0, 1, 2), (0, 1, 2)], "keep phase 1")):
         with pytest.raises(ValueError, match=message):
             check_stage_orders(plan)
+
+
+def test_the_stage_order_picker_reads_one_based_phases():
+    from reslab.widgets import StageOrderPicker, parse_stage_orders
+    assert parse_stage_orders("3 | 2,3 | 1,2,3") == ORDERS["bottom-up"]
+    with pytest.raises(ValueError, match="numbers"):
+        parse_stage_orders("three | 1,2,3")
+    picker = StageOrderPicker(total_iterations=400)
+    assert picker.stage_orders == ((1,), (1, 2), (0, 1, 2))       # middle stage first
