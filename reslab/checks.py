@@ -281,28 +281,6 @@ def resnet_init_identity(fn: Callable[[int, int], torch.Tensor]) -> CheckResult:
     return result.report()
 
 
-def linear_survival(fn: Callable[[int, float], list]) -> CheckResult:
-    """Exercise (07): ``fn(num_blocks, p_last)`` is stochastic depth's linear decay rule."""
-    from reslab.models import linear_survival as reference
-
-    result = CheckResult("linear decay of survival probabilities")
-    if _not_done(result, fn):
-        return result.report()
-    for n, p in ((4, 0.5), (54, 0.5), (10, 0.8)):
-        got = _runs(result, fn, n, p)
-        if _missing(result, got):
-            return result.report()
-        want = reference(n, p)
-        got = [float(v) for v in got]
-        if not result.expect(len(got) == n, f"{n} blocks: one probability each", n, len(got)):
-            continue
-        ok = all(abs(a - b) < 1e-9 for a, b in zip(got, want))
-        result.expect(ok, f"{n} blocks, p_L={p}", f"[{want[0]:.4f} ... {want[-1]:.4f}]",
-                      f"[{got[0]:.4f} ... {got[-1]:.4f}]",
-                      "block l of L (counting from 1) survives with 1 - l/L * (1 - p_L)")
-    return result.report()
-
-
 def partial_net(fn: Callable[[nn.Module], nn.Module]) -> CheckResult:
     """Exercise (08): ``fn(full)`` is bottom-up's first partial net: stem, adapter, stage 3."""
     from reslab.analysis import count_params
@@ -398,33 +376,6 @@ def stage_shortcut(factory: Callable[[int, int, int], nn.Module]) -> CheckResult
     return result.report()
 
 
-def identity_kernel(fn: Callable[[int, int], torch.Tensor]) -> CheckResult:
-    """Exercise (06): ``fn(in, out)`` is ResNet Init's fixed partial identity (Targ et al. 2016,
-    Eq. 2): residual channel j -> j at the kernel centre. Prints no count of ones."""
-    from reslab.models.rir import GeneralizedResidualConv
-
-    result = CheckResult("ResNet Init identity kernel")
-    if _not_done(result, fn):
-        return result.report()
-    for cin, cout in ((16, 16), (16, 32), (32, 16)):
-        want = GeneralizedResidualConv(cin, cout).identity
-        got = _runs(result, fn, cin, cout)
-        if _missing(result, got) or not result.expect(
-                tuple(got.shape) == tuple(want.shape), f"{cin}->{cout}: shape",
-                tuple(want.shape), tuple(got.shape), "(out, in, 3, 3)"):
-            continue
-        got = got.detach().float()
-        off_centre = got.clone()
-        off_centre[:, :, 1, 1] = 0
-        hint = ("only the kernel centre [.., .., 1, 1] is used" if off_centre.any() else
-                "the transient streams (second halves) get no identity" if
-                got.sum() > want.sum() else "every residual channel that exists in both "
-                "residual streams (the first halves) maps to itself")
-        result.expect(torch.equal(got, want), f"{cin}->{cout} channels", "the partial identity",
-                      "another kernel", hint)
-    return result.report()
-
-
 def _conv_outputs(result: CheckResult, conv: nn.Module, cin: int, cout: int, stride: int):
     """The reader's conv and the reference (given the reader's learnable weight) on one input."""
     import torch.nn.functional as F
@@ -508,7 +459,7 @@ def level_shortcut(factory: Callable[[int, int, int], nn.Module]) -> CheckResult
     return result.report()
 
 
-def survival_rule(fn: Callable[[int, float], list]) -> CheckResult:
+def linear_survival(fn: Callable[[int, float], list]) -> CheckResult:
     """Exercise (07): ``fn(num_blocks, p_last)`` is stochastic depth's linear decay (Huang et
     al. 2016, Eq. 4), checked on several depths and in a RoR. Prints no probabilities."""
     from reslab.models import build_model
@@ -538,10 +489,10 @@ def survival_rule(fn: Callable[[int, float], list]) -> CheckResult:
 
 def _survival_hint(got: list[float], n: int, p: float) -> str:
     """What is wrong with a survival list, without its right values."""
+    if abs(got[0] - 1) < 1e-9:
+        return "block 1 already decays a little: block l of L counts l from 1, not 0"
     if abs(got[-1] - p) > 1e-9:
         return "the last block (l = L) must survive with p_L"
-    if abs(got[0] - 1) < 1e-9:
-        return "block 1 already decays a little: count blocks from 1, not 0"
     steps = {round(b - a, 9) for a, b in zip(got, got[1:])}
     return "the decay is linear: equal steps from block to block" if len(steps) > 1 else \
         "block l of L survives with 1 - l/L * (1 - p_L)"

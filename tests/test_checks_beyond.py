@@ -81,13 +81,13 @@ CASES = [
      lambda s, sc, x: s(x) + sc(x), "the sum is rectified", []),
     (checks.stage_shortcut, Pad, lambda i, o, s: Pad(i, o, s, channels_first=True),
      "the new ones are all zeros", []),
-    (checks.identity_kernel, _identity, lambda i, o: _identity(o, i).transpose(0, 1) * 2,
-     "kernel", ["ones"]),
+    (checks.resnet_init_identity, _identity, lambda i, o: torch.eye(o, i)[:, :, None, None]
+     .expand(o, i, 3, 3).clone(), "kernel centre", []),
     (checks.generalized_conv, Generalized, PlainConv, "add the identity",
      _numbers([16 * 16 * 9, 16 * 32 * 9])),
     (checks.level_shortcut, _level, lambda i, o, s: _level(i, o, s, bias=True), "bias=False",
      _numbers([16 * 16 + 32, 16 * 32 + 64, 16 * 64 + 128])),
-    (checks.survival_rule, _survival, lambda n, p: [1 - l / n * (1 - p) for l in range(n)],
+    (checks.linear_survival, _survival, lambda n, p: [1 - l / n * (1 - p) for l in range(n)],
      "p_L", _numbers([0.875, 0.625, 0.98, 0.96]) + ["0.9907"]),
     (checks.phase_plan, _plan, lambda o, n: _plan("top-down" if o == "bottom-up" else
                                                   "bottom-up", n),
@@ -123,10 +123,11 @@ def _leaks(printed: str, answers: list[str]) -> list[str]:
 
 
 def test_the_leak_test_catches_a_check_that_prints_its_answer(capsys):
-    """The older linear_survival check shows the expected probabilities: the test above would
-    fail on it."""
-    checks.linear_survival(lambda n, p: [1.0] * n)
-    assert _leaks(capsys.readouterr().out, CASES[5][4])
+    """A check that showed the expected probabilities, as reslab's once did, is caught."""
+    result = checks.CheckResult("leaky")
+    result.expect(False, "4 blocks, p_L=0.5", "[0.8750 ... 0.5000]", "[1.0000 ... 1.0000]")
+    result.report()
+    assert "0.8750" in _leaks(capsys.readouterr().out, CASES[5][4])
 
 
 def test_a_raising_answer_is_reported_not_raised(capsys):
