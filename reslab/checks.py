@@ -452,28 +452,6 @@ def resnet_init_identity(fn: Callable[[int, int], torch.Tensor]) -> CheckResult:
     return result.report()
 
 
-def linear_survival(fn: Callable[[int, float], list]) -> CheckResult:
-    """Exercise (07): ``fn(num_blocks, p_last)`` is stochastic depth's linear decay rule."""
-    from reslab.models import linear_survival as reference
-
-    result = CheckResult("linear decay of survival probabilities")
-    if _not_done(result, fn):
-        return result.report()
-    for n, p in ((4, 0.5), (54, 0.5), (10, 0.8)):
-        got = _runs(result, fn, n, p)
-        if _missing(result, got):
-            return result.report()
-        want = reference(n, p)
-        got = [float(v) for v in got]
-        if not result.expect(len(got) == n, f"{n} blocks: one probability each", n, len(got)):
-            continue
-        ok = all(abs(a - b) < 1e-9 for a, b in zip(got, want))
-        result.expect(ok, f"{n} blocks, p_L={p}", f"[{want[0]:.4f} ... {want[-1]:.4f}]",
-                      f"[{got[0]:.4f} ... {got[-1]:.4f}]",
-                      "block l of L (counting from 1) survives with 1 - l/L * (1 - p_L)")
-    return result.report()
-
-
 def partial_net(fn: Callable[[nn.Module], nn.Module]) -> CheckResult:
     """Exercise (08): ``fn(full)`` is bottom-up's first partial net: stem, adapter, stage 3."""
     from reslab.analysis import count_params
@@ -498,6 +476,222 @@ def partial_net(fn: Callable[[nn.Module], nn.Module]) -> CheckResult:
     expected = (count_params(full.stem) + count_params(full.stages[2]) + 64 * 10 + 10)
     got = count_params(net)
     result.expect(got == expected, "parameters (stem + stage 3 + new fc, adapter free)",
-                  f"{expected:,}", f"{got:,}", "the adapter is ZeroPadShortcut(16, 32, 2): no "
-                  "parameters")
+                  f"{expected:,}", f"{got:,}", "the adapter (option A: subsample, zero-pad "
+                  "16 -> 32 channels) has no parameters")
+    return result.report()
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebooks 05-08: the reader builds a module, a rule or a plan, and reslab then draws or trains
+# it. Each check compares behaviour with a hidden reference (outputs on random inputs, parameter
+# counts, the plugged-in model's outputs) and never prints the reference's values.
+
+def _module_from(result: CheckResult, factory: Callable, *args) -> nn.Module | None:
+    """``factory(*args)`` if it runs and returns a module; otherwise record why and ``None``."""
+    module = _runs(result, factory, *args)
+    if _missing(result, module):
+        return None
+    if not result.expect(isinstance(module, nn.Module), f"{args} gives an nn.Module",
+                         "an nn.Module", type(module).__name__, "subclass torch.nn.Module"):
+        return None
+    return module
+
+
+def _same_model_outputs(result: CheckResult, what: str, build: Callable[..., nn.Module],
+                        hook: dict, hint: str) -> None:
+    """Build the model with and without the reader's ``hook`` from one seed; compare outputs."""
+    from reslab.analysis import count_params
+
+    torch.manual_seed(0)
+    want_model = build().eval()
+    torch.manual_seed(0)
+    got_model = _runs(result, lambda: build(**hook).eval())
+    if _missing(result, got_model):
+        return
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        same = count_params(got_model) == count_params(want_model) and torch.allclose(
+            got_model(x), want_model(x), atol=1e-5)
+    result.expect(same, what, "the library's outputs", "other outputs or parameters", hint)
+
+
+def stage_shortcut(factory: Callable[[int, int, int], nn.Module]) -> CheckResult:
+    """Exercise (05): ``factory(in, out, stride)`` is an option-A stage shortcut (Gelda et al.
+    2016, Sec. III.A with He et al.'s option A), plugged into a ResResNet-20."""
+    from reslab.models import build_model
+    from reslab.models.shortcuts import ZeroPadShortcut as Reference
+
+    result = CheckResult("stage-level shortcut (option A)")
+    if _not_done(result, factory):
+        return result.report()
+    for cin, cout, stride in ((16, 16, 1), (16, 32, 2), (32, 64, 2)):
+        module = _module_from(result, factory, cin, cout, stride)
+        if module is None:
+            return result.report()
+        x = torch.rand(2, cin, 8, 8) + 0.5
+        got, want = _runs(result, module, x), Reference(cin, cout, stride)(x)
+        if _missing(result, got) or not result.expect(
+                tuple(got.shape) == tuple(want.shape), f"{cin}->{cout}, stride {stride}: shape",
+                tuple(want.shape), tuple(got.shape),
+                "subsample with the stride (every stride-th pixel), then add out - in channels"):
+            continue
+        result.expect(torch.equal(got, want), f"{cin}->{cout}, stride {stride}: values",
+                      "the input's pixels, then zero channels", "other values",
+                      "keep the input's channels first, unchanged; the new ones are all zeros")
+        result.expect(sum(p.numel() for p in module.parameters()) == 0,
+                      f"{cin}->{cout}: no learnable parameters", "none", "some",
+                      "option A only copies and pads")
+    _same_model_outputs(result, "ResResNet-20 built with it computes what the library's does",
+                        lambda **kw: build_model("resresnet20", **kw),
+                        {"stage_shortcut": factory}, "check each stage's shortcut above")
+    return result.report()
+
+
+def _conv_outputs(result: CheckResult, conv: nn.Module, cin: int, cout: int, stride: int):
+    """The reader's conv and the reference (given the reader's learnable weight) on one input."""
+    import torch.nn.functional as F
+
+    from reslab.models.rir import GeneralizedResidualConv
+
+    reference = GeneralizedResidualConv(cin, cout, stride)
+    with torch.no_grad():
+        reference.weight.copy_(conv.weight)
+        x = torch.randn(2, cin, 8, 8)
+        got = _runs(result, conv, x)
+        plain = F.conv2d(x, conv.weight, None, stride, 1)
+        return got, reference(x), plain
+
+
+def generalized_conv(cls: Callable[[int, int, int], nn.Conv2d]) -> CheckResult:
+    """Exercise (06): ``cls(in, out, stride)`` computes Eq. 1's four convolutions as one (Eq. 2):
+    ``conv(x, weight + identity)``, identity fixed (not learnable, not decayed)."""
+    from reslab.models import build_model
+
+    result = CheckResult("generalized residual convolution")
+    if _not_done(result, cls):
+        return result.report()
+    for cin, cout, stride in ((16, 16, 1), (16, 32, 2)):
+        conv = _module_from(result, cls, cin, cout, stride)
+        if conv is None or not result.expect(
+                isinstance(getattr(conv, "weight", None), nn.Parameter),
+                "has a learnable .weight", "a Parameter", type(getattr(conv, "weight", None)),
+                "subclass nn.Conv2d(in, out, 3, stride, padding=1, bias=False)"):
+            return result.report()
+        learnable = sum(p.numel() for p in conv.parameters())
+        result.expect(learnable == cout * cin * 9, f"{cin}->{cout}: learnable parameters",
+                      "one 3x3 kernel, no bias", f"{learnable:,}", "bias=False; register the "
+                      "identity with register_buffer, so weight decay never sees it")
+        got, want, plain = _conv_outputs(result, conv, cin, cout, stride)
+        if _missing(result, got):
+            return result.report()
+        ok = tuple(got.shape) == tuple(want.shape) and torch.allclose(got, want, atol=1e-5)
+        hint = ("that is the plain convolution: add the identity to the kernel in forward"
+                if tuple(got.shape) == tuple(plain.shape) and torch.allclose(got, plain,
+                                                                              atol=1e-5)
+                else "forward: F.conv2d(x, self.weight + self.identity, None, stride, padding=1)"
+                "; the identity stays out of self.weight, so decay acts on kernel - identity")
+        result.expect(ok, f"{cin}->{cout}, stride {stride}: outputs on random inputs",
+                      "conv with weight + identity", "other values", hint)
+    _same_model_outputs(result, "resnet_init32 built with it computes what the library's does",
+                        lambda **kw: build_model("resnet_init32", **kw),
+                        {"generalized_conv": cls}, "check the single convolutions above")
+    return result.report()
+
+
+def level_shortcut(factory: Callable[[int, int, int], nn.Module]) -> CheckResult:
+    """Exercise (07): ``factory(in, out, stride)`` is RoR's middle/root-level shortcut (Zhang et
+    al. 2017, Fig. 2: a 1x1 conv projection, with BN in the post-activation RoR)."""
+    from reslab.analysis import count_params
+    from reslab.models import build_model
+    from reslab.models.shortcuts import ProjectionShortcut as Reference
+
+    result = CheckResult("RoR level shortcut")
+    if _not_done(result, factory):
+        return result.report()
+    for cin, cout, stride in ((16, 16, 1), (16, 32, 2), (16, 64, 4)):
+        module = _module_from(result, factory, cin, cout, stride)
+        if module is None:
+            return result.report()
+        got = _runs(result, module.eval(), torch.randn(2, cin, 16, 16))
+        want = Reference(cin, cout, stride)
+        if _missing(result, got) or not result.expect(
+                tuple(got.shape) == (2, cout, 16 // stride, 16 // stride),
+                f"{cin}->{cout}, stride {stride}: shape", (2, cout, 16 // stride, 16 // stride),
+                tuple(got.shape), "a 1x1 convolution with the given stride and out channels"):
+            continue
+        result.expect(count_params(module) == count_params(want),
+                      f"{cin}->{cout}: parameters", "a 1x1 conv without bias, then BN",
+                      f"{count_params(module):,}", "bias=False (the BN that follows has a "
+                      "shift); BatchNorm2d(out) after the conv")
+    _same_model_outputs(result, "RoR-3-32 built with it computes what the library's does",
+                        lambda **kw: build_model("ror", depth=32, **kw),
+                        {"level_shortcut": factory}, "conv first, then BN, as He et al.'s "
+                        "projections")
+    return result.report()
+
+
+def linear_survival(fn: Callable[[int, float], list]) -> CheckResult:
+    """Exercise (07): ``fn(num_blocks, p_last)`` is stochastic depth's linear decay (Huang et
+    al. 2016, Eq. 4), checked on several depths and in a RoR. Prints no probabilities."""
+    from reslab.models import build_model
+    from reslab.models import linear_survival as reference
+
+    result = CheckResult("linear decay of survival probabilities")
+    if _not_done(result, fn):
+        return result.report()
+    for n, p in ((4, 0.5), (54, 0.5), (10, 0.8)):
+        got = _runs(result, fn, n, p)
+        if _missing(result, got):
+            return result.report()
+        got, want = [float(v) for v in got], reference(n, p)
+        if not result.expect(len(got) == n, f"{n} blocks: one probability each", n, len(got)):
+            continue
+        result.expect(all(abs(a - b) < 1e-9 for a, b in zip(got, want)),
+                      f"{n} blocks, p_L={p}", "the linear decay", "other values",
+                      _survival_hint(got, n, p))
+    model = _runs(result, lambda: build_model("ror", depth=32, stochastic_depth=0.5,
+                                              survival_rule=fn))
+    if not _missing(result, model):
+        probs = [m.survival_prob for m in model.modules() if hasattr(m, "survival_prob")]
+        result.expect(probs == reference(len(probs), 0.5), "drives RoR-3-32's stochastic depth",
+                      "the linear decay", "other probabilities", "the same rule, called by RoR")
+    return result.report()
+
+
+def _survival_hint(got: list[float], n: int, p: float) -> str:
+    """What is wrong with a survival list, without its right values."""
+    if abs(got[0] - 1) < 1e-9:
+        return "block 1 already decays a little: block l of L counts l from 1, not 0"
+    if abs(got[-1] - p) > 1e-9:
+        return "the last block (l = L) must survive with p_L"
+    steps = {round(b - a, 9) for a, b in zip(got, got[1:])}
+    return "the decay is linear: equal steps from block to block" if len(steps) > 1 else \
+        "block l of L survives with 1 - l/L * (1 - p_L)"
+
+
+def phase_plan(fn: Callable[[str, int], list]) -> CheckResult:
+    """Exercise (08): ``fn(order, num_stages)`` is successive training's phase plan (Gelda et
+    al. 2016, Sec. IV's naming), for any number of stages. Prints no plan."""
+    from reslab.successive import check_stage_orders
+
+    result = CheckResult("phase plan for successive training")
+    if _not_done(result, fn):
+        return result.report()
+    for order, n in (("bottom-up", 3), ("top-down", 3), ("bottom-up", 4), ("top-down", 2)):
+        got = _runs(result, fn, order, n)
+        if _missing(result, got):
+            return result.report()
+        try:
+            plan = check_stage_orders(got, n)
+        except (TypeError, ValueError) as error:
+            result.expect(False, f"{order}, {n} stages: a valid plan", "a valid plan",
+                          "an invalid one", str(error)[:200])
+            continue
+        want = tuple(tuple(range(n - k, n)) if order == "bottom-up" else tuple(range(k))
+                     for k in range(1, n + 1))
+        hint = ("top-down starts with the input-side stage alone" if order == "top-down"
+                else "bottom-up starts with the output-side stage alone (Sec. IV)")
+        result.expect(plan == want, f"{order}, {n} stages", "one phase per stage count",
+                      "another plan", hint if plan[0] != want[0] else
+                      "add one stage per phase, next to the stages already trained")
     return result.report()

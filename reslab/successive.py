@@ -19,7 +19,7 @@ with lr 0.1 -> 0.01 -> 0.001 at 40% and 80% (epochs 40 and 80 of 100).
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -63,16 +63,52 @@ def partial_net(full: StagedNet, stages: Sequence[int], num_classes: int) -> Sta
                      full.in_channels, full.input_size)
 
 
+def check_stage_orders(stage_orders: Sequence[Sequence[int]], num_stages: int = 3
+                       ) -> tuple[tuple[int, ...], ...]:
+    """``stage_orders`` as tuples, or a ``ValueError`` saying which phase breaks which rule.
+
+    A phase plan (Gelda et al. 2016, Sec. III.B) is a list of phases, each a run of
+    consecutive 0-based stage indices; every phase keeps the stages trained before it, and
+    the last phase is the full net (all ``num_stages`` stages).
+    """
+    plan = tuple(tuple(int(i) for i in phase) for phase in stage_orders)
+    full = tuple(range(num_stages))
+    if not plan or plan[-1] != full:
+        raise ValueError(f"the last phase must train the full net, stages {full}; got {plan}")
+    for k, phase in enumerate(plan, start=1):
+        if not phase or phase != tuple(range(phase[0], phase[0] + len(phase))) or \
+                not set(phase) <= set(full):
+            raise ValueError(f"phase {k} ({phase}) must be consecutive stages among {full}: "
+                             "a partial net cannot skip a stage between two it trains")
+        if k > 1 and not set(plan[k - 2]) < set(phase):
+            raise ValueError(f"phase {k} ({phase}) must keep phase {k - 1}'s stages "
+                             f"{plan[k - 2]} and add at least one")
+    return plan
+
+
+def plan_name(stage_orders: Sequence[Sequence[int]]) -> str:
+    """``"bottom-up"``/``"top-down"`` for the report's orders, else e.g. ``"s2-s2+3-s1+2+3"``
+    (1-based stage numbers): the run folder of a schedule, so different plans never share."""
+    plan = tuple(tuple(phase) for phase in stage_orders)
+    for name, phases in ORDERS.items():
+        if plan == phases:
+            return name
+    return "-".join("s" + "+".join(str(i + 1) for i in phase) for phase in plan)
+
+
 def train_successively(model: str = "resnet32", order: str = "bottom-up",
                        dataset: str = "auto", budget: Budget | str | None = None,
                        out: str | Path | None = None, resume: bool = True,
                        progress: bool = True, stage_orders: Sequence[Sequence[int]] | None = None,
+                       on_eval: Callable[[History], None] | None = None,
                        **options: Any) -> dict[str, History]:
     """Train ``model`` phase by phase; returns ``{phase label: History}`` (the last: full net).
 
-    ``budget`` sets the total iterations (split 1/4, 1/4, 1/2); other ``options`` are
-    :class:`~reslab.trainer.TrainConfig` fields. Each phase has its own run folder
-    (``<out>/phase1-stage3`` ...), so a stopped run resumes in the phase it was in.
+    ``budget`` sets the total iterations (1/4 per partial phase, 1/2 for the full net);
+    ``stage_orders`` (a phase plan, see :func:`check_stage_orders`) overrides ``order``;
+    other ``options`` are :class:`~reslab.trainer.TrainConfig` fields. Each phase has its own
+    run folder (``<out>/phase1-stage3`` ...), so a stopped run resumes in the phase it was in.
+    ``on_eval`` is called with a phase's history after each evaluation (live curves).
     """
     if stage_orders is None:
         check_choice("order", order, ORDERS)
@@ -82,7 +118,8 @@ def train_successively(model: str = "resnet32", order: str = "bottom-up",
     torch.manual_seed(base.seed)
     full = build_model(model, num_classes=data.num_classes, in_channels=data.in_channels,
                        **base.model_options)
-    root = Path(out) if out else default_folder(base, f"{model}-{order}")
+    stage_orders = check_stage_orders(stage_orders, len(full.stages))
+    root = Path(out) if out else default_folder(base, f"{model}-{plan_name(stage_orders)}")
     histories = {}
     for k, stages in enumerate(stage_orders, start=1):
         is_final = k == len(stage_orders)
@@ -95,5 +132,5 @@ def train_successively(model: str = "resnet32", order: str = "bottom-up",
         torch.manual_seed(base.seed + k)  # each partial classifier starts from its own seed
         net = full if is_final else partial_net(full, stages, data.num_classes)
         histories[label] = fit([config], [label], [root / label], data, resume, progress,
-                               models=[net])[0]
+                               models=[net], on_eval=on_eval)[0]
     return histories

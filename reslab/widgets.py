@@ -252,3 +252,105 @@ def phase_planner(total_iterations: int) -> W.Widget:
                   f"{' (the full net)' if k == len(phases) else ''}")
 
     return _live({"order": order}, describe)
+
+
+# ---------------------------------------------------------------------------------------------
+# Knobs for notebooks 05-08. Each draws once with its initial values when no browser is there
+# (nbval, CI), and keeps its current choice for a later cell to read.
+
+def stage_shortcut_explorer(depths: Sequence[int] = (20, 32, 56, 110)) -> W.Widget:
+    """ResResNet's stage shortcut (Gelda et al. 2016, Sec. III.A): pick option A, B or C and a
+    depth; see the network drawn with its stage shortcuts, and the parameters they add."""
+    from reslab.analysis import count_params
+    from reslab.diagrams import draw_architecture
+    from reslab.models import build_model
+
+    option = W.ToggleButtons(options=["A", "B", "C"], description="stage_shortcut")
+    depth = W.Dropdown(options=list(depths), value=depths[0], description="depth")
+
+    def draw(option: str, depth: int) -> None:
+        model = build_model(f"resresnet{depth}", stage_shortcut=option)
+        extra = count_params(model) - count_params(build_model(f"resnet{depth}"))
+        print(f"resresnet{depth}, stage_shortcut={option!r}: {extra:,} parameters more than "
+              f"resnet{depth}")
+        _show(draw_architecture(model))
+
+    return _live({"option": option, "depth": depth}, draw)
+
+
+class RoRControls:
+    """RoR's knobs (Zhang et al. 2017): shortcut ``levels`` m and stochastic depth's p_L.
+
+    Shows the chosen RoR-m drawn (Fig. 1) and its survival probabilities; a later cell reads
+    ``.options`` (model options for ``reslab.build_model("ror", **options)``).
+    """
+
+    def __init__(self, depth: int = 32, levels: int = 3, p_last: float | None = 0.5) -> None:
+        self.depth = depth
+        self.levels = W.ToggleButtons(options=[1, 2, 3], value=levels, description="levels")
+        self.p_last = W.FloatSlider(value=p_last or 1.0, min=0.1, max=1.0, step=0.05,
+                                    description="p_L (1 = off)")
+        self.widget = W.VBox([self.levels, self.p_last, W.interactive_output(
+            self._draw, {"levels": self.levels, "p_last": self.p_last})])
+
+    @property
+    def options(self) -> dict:
+        p_last = self.p_last.value
+        return {"depth": self.depth, "levels": self.levels.value,
+                "stochastic_depth": None if p_last >= 1 else round(p_last, 4)}
+
+    def _draw(self, levels: int, p_last: float) -> None:
+        from reslab.diagrams import draw_architecture
+        from reslab.models import build_model
+        from reslab.plots import survival_figure
+
+        model = build_model("ror", **self.options)
+        _show(draw_architecture(model))
+        if self.options["stochastic_depth"] is not None:
+            _show(survival_figure({f"RoR-{levels}-{self.depth}": model}))
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)
+
+
+def parse_stage_orders(text: str) -> tuple[tuple[int, ...], ...]:
+    """``"3 | 2,3 | 1,2,3"`` (1-based stages, phases separated by ``|``) as 0-based tuples."""
+    from reslab.successive import check_stage_orders
+
+    try:
+        phases = [[int(s) - 1 for s in part.split(",") if s.strip()] for part in text.split("|")]
+    except ValueError:
+        raise ValueError(f"write stages as numbers, phases separated by '|': {text!r}") from None
+    return check_stage_orders(phases)
+
+
+class StageOrderPicker:
+    """A custom phase plan for successive training (Gelda et al. 2016, Sec. III.B): type the
+    stages of each phase; see the phases and their iterations. A later cell reads
+    ``.stage_orders`` for ``train_successively(..., stage_orders=...)``."""
+
+    def __init__(self, total_iterations: int, plan: str = "2 | 2,3 | 1,2,3") -> None:
+        self.total = total_iterations
+        self.text = W.Text(value=plan, description="phases")
+        self.widget = W.VBox([self.text, W.interactive_output(self._describe,
+                                                              {"text": self.text})])
+
+    @property
+    def stage_orders(self) -> tuple[tuple[int, ...], ...]:
+        return parse_stage_orders(self.text.value)
+
+    def _describe(self, text: str) -> None:
+        from reslab.successive import FINAL_SHARE, PARTIAL_SHARE
+
+        try:
+            plan = parse_stage_orders(text)
+        except ValueError as error:
+            print(f"not a plan: {error}")
+            return
+        for k, stages in enumerate(plan, start=1):
+            share = FINAL_SHARE if k == len(plan) else PARTIAL_SHARE
+            names = "+".join(str(i + 1) for i in stages)
+            print(f"phase {k}: stages {names:6s} {round(share * self.total):6d} iterations")
+
+    def _ipython_display_(self) -> None:
+        display(self.widget)

@@ -235,3 +235,53 @@ def test_stochastic_depth_on_any_residual_net_but_not_plain():
                    if isinstance(m, reslab.StochasticDepth))
     with pytest.raises(ValueError, match="stochastic depth needs a shortcut"):
         reslab.build_model("plain20", stochastic_depth=0.5)
+
+
+# Hooks through which a reader's own modules plug in (notebooks 05-07).
+
+def _same_outputs(name: str, **hook) -> bool:
+    torch.manual_seed(0)
+    want = reslab.build_model(name).eval()
+    torch.manual_seed(0)
+    got = reslab.build_model(name, **hook).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        return torch.equal(got(x), want(x))
+
+
+def test_stage_shortcut_hook_takes_a_module_factory():
+    assert _same_outputs("resresnet20", stage_shortcut=ZeroPadShortcut)
+    calls = []
+    model = reslab.build_model("resresnet20", stage_shortcut=lambda i, o, s: calls.append(
+        (i, o, s)) or torch.nn.Conv2d(i, o, 1, s))
+    assert calls == [(16, 16, 1), (16, 32, 2), (32, 64, 2)]
+    assert isinstance(model.middle[2], torch.nn.Conv2d)
+    with pytest.raises(ValueError, match="must return an nn.Module"):
+        reslab.build_model("resresnet20", stage_shortcut=lambda i, o, s: None)
+
+
+def test_generalized_conv_hook_replaces_every_generalized_layer():
+    class Mine(GeneralizedResidualConv):
+        pass
+
+    assert _same_outputs("resnet_init32", generalized_conv=Mine)
+    model = reslab.build_model("rir32", generalized_conv=Mine)
+    convs = [m for m in model.modules() if isinstance(m, GeneralizedResidualConv)]
+    assert len(convs) == 30 and all(type(c) is Mine for c in convs)
+
+
+def test_ror_level_shortcut_and_survival_rule_hooks():
+    from reslab.models.shortcuts import ProjectionShortcut
+    assert _same_outputs("ror3_resnet110",
+                         level_shortcut=lambda i, o, s: ProjectionShortcut(i, o, s))
+    model = reslab.build_model("ror", depth=32, level_shortcut=lambda i, o, s: torch.nn.Conv2d(
+        i, o, 1, s, bias=False))
+    assert isinstance(model.root, torch.nn.Conv2d) and isinstance(model.middle[1], torch.nn.Conv2d)
+    flat = reslab.build_model("ror", depth=32, stochastic_depth=0.5,
+                              survival_rule=lambda n, p: [0.9] * n)
+    probs = [m.survival_prob for m in flat.modules() if hasattr(m, "survival_prob")]
+    assert probs == [0.9] * 12
+    no_sd = reslab.build_model("ror", depth=32, survival_rule=lambda n, p: [0.9] * n)
+    assert not [m for m in no_sd.modules() if getattr(m, "survival_prob", 1) < 1]
+    with pytest.raises(ValueError, match="one per block"):
+        reslab.build_model("ror", depth=32, stochastic_depth=0.5, survival_rule=lambda n, p: [1])

@@ -46,3 +46,24 @@ def test_three_phases_carry_weights_and_end_with_the_full_net(tmp_path, order):
                                out=tmp_path, progress=False, iterations=8, eval_every=2,
                                device="cpu", train_subset=256, test_subset=64)
     assert [h.records for h in again.values()] == [h.records for h in histories.values()]
+
+
+def test_stage_orders_are_checked_and_named():
+    from reslab.successive import check_stage_orders, plan_name
+    assert check_stage_orders([[2], [1, 2], [0, 1, 2]]) == ORDERS["bottom-up"]
+    assert plan_name([(2,), (1, 2), (0, 1, 2)]) == "bottom-up"
+    assert plan_name([(1,), (1, 2), (0, 1, 2)]) == "s2-s2+3-s1+2+3"
+    for plan, message in (([(0,), (0, 1)], "full net"), ([(0, 2), (0, 1, 2)], "consecutive"),
+                          ([(1,), (0,), (0, 1, 2)], "keep phase 1"),
+                          ([(0, 1, 2), (0, 1, 2)], "keep phase 1")):
+        with pytest.raises(ValueError, match=message):
+            check_stage_orders(plan)
+
+
+def test_the_stage_order_picker_reads_one_based_phases():
+    from reslab.widgets import StageOrderPicker, parse_stage_orders
+    assert parse_stage_orders("3 | 2,3 | 1,2,3") == ORDERS["bottom-up"]
+    with pytest.raises(ValueError, match="numbers"):
+        parse_stage_orders("three | 1,2,3")
+    picker = StageOrderPicker(total_iterations=400)
+    assert picker.stage_orders == ((1,), (1, 2), (0, 1, 2))       # middle stage first

@@ -5,7 +5,7 @@ build their stages with :func:`make_stage` and check their input with :func:`che
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -66,12 +66,20 @@ def make_stage(block: type[nn.Module], in_channels: int, width: int, num_blocks:
 
 def make_stages(block: type[nn.Module], blocks_per_stage: Sequence[int], widths: Sequence[int],
                 in_channels: int, strides: Sequence[int], p_last: float | None = None,
-                last_block_kwargs: dict | None = None, **block_kwargs) -> tuple[list, int]:
+                last_block_kwargs: dict | None = None,
+                survival_rule: Callable[[int, float], Sequence[float]] | None = None,
+                **block_kwargs) -> tuple[list, int]:
     """All stages of a net and the channels they end with.
 
-    Stochastic depth (``p_last``) numbers the blocks through the whole net, as Huang et al. do.
+    Stochastic depth (``p_last``) numbers the blocks through the whole net, as Huang et al. do;
+    ``survival_rule(num_blocks, p_last)`` replaces the linear decay rule (Huang et al., Eq. 4)
+    when given and ``p_last`` is not None.
     """
-    survival = linear_survival(sum(blocks_per_stage), p_last)
+    rule = survival_rule if survival_rule is not None and p_last is not None else linear_survival
+    survival = [float(p) for p in rule(sum(blocks_per_stage), p_last)]
+    if len(survival) != sum(blocks_per_stage):
+        raise ValueError(f"the survival rule gave {len(survival)} probabilities for "
+                         f"{sum(blocks_per_stage)} blocks; it must give one per block")
     stages, channels, first = [], in_channels, 0
     for n, width, stride in zip(blocks_per_stage, widths, strides):
         stages.append(make_stage(block, channels, width, n, stride, survival[first:first + n],

@@ -4,11 +4,14 @@ He et al.'s CIFAR ResNet plus one shortcut per stage, from the stage's input to 
 followed by ReLU: three extra shortcuts whatever the depth. The report does not say how the
 stage shortcut crosses the stride-2, channel-doubling boundary; ``stage_shortcut="A"`` (the
 default) reads it as He et al.'s option A (subsample and zero-pad, no parameters), "B" uses a
-1x1 projection + BN where the shape changes, "C" a projection on all three.
+1x1 projection + BN where the shape changes, "C" a projection on all three. Any other
+``stage_shortcut`` is a module class (or factory) called as ``stage_shortcut(in_channels,
+out_channels, stride)``: the hook through which a reader's own stage shortcut plugs in, e.g.
+``build_model("resresnet20", stage_shortcut=MyShortcut)``.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from torch import nn
 
@@ -25,11 +28,13 @@ class ResResNet(MultilevelNet):
     Args:
         depth: 6n+2, as for He et al.'s CIFAR ResNets (the blocks are unchanged).
         shortcut: the blocks' own shortcut option (A, as He et al. on CIFAR).
-        stage_shortcut: how the stage-level shortcut matches shapes ("A", "B" or "C").
+        stage_shortcut: how the stage-level shortcut matches shapes ("A", "B" or "C"), or a
+            factory ``(in_channels, out_channels, stride) -> nn.Module`` for every stage.
         stochastic_depth: ``p_L`` of the linear-decay rule over the blocks, or ``None``.
     """
 
-    def __init__(self, depth: int = 20, shortcut: str = "A", stage_shortcut: str = "A",
+    def __init__(self, depth: int = 20, shortcut: str = "A",
+                 stage_shortcut: str | Callable[[int, int, int], nn.Module] = "A",
                  num_classes: int = 10, in_channels: int = 3,
                  widths: Sequence[int] = (16, 32, 64), input_size: int | None = 32,
                  stochastic_depth: float | None = None) -> None:
@@ -37,10 +42,23 @@ class ResResNet(MultilevelNet):
         stages, channels = make_stages(BasicBlock, [n] * 3, widths, widths[0], (1, 2, 2),
                                        stochastic_depth, shortcut=shortcut)
         ins = [widths[0], *widths[:-1]]
-        middle = [make_shortcut(stage_shortcut, cin, cout, 1 if i == 0 else 2)
+        middle = [stage_shortcut_module(stage_shortcut, cin, cout, 1 if i == 0 else 2)
                   for i, (cin, cout) in enumerate(zip(ins, widths))]
         super().__init__(post_activation_stem(in_channels, widths[0]), stages,
                          classifier(channels, num_classes), middle, None, nn.ReLU(),
                          in_channels, input_size)
         self.depth = depth
         msra_init(self)
+
+
+def stage_shortcut_module(option: str | Callable[[int, int, int], nn.Module], in_channels: int,
+                          out_channels: int, stride: int) -> nn.Module:
+    """One stage-level shortcut: option "A"/"B"/"C" (He et al.'s Sec. 3.3 applied to a whole
+    stage), or ``option(in_channels, out_channels, stride)`` for a reader's own module."""
+    if isinstance(option, str):
+        return make_shortcut(option, in_channels, out_channels, stride)
+    module = option(in_channels, out_channels, stride)
+    if not isinstance(module, nn.Module):
+        raise ValueError(f"stage_shortcut({in_channels}, {out_channels}, {stride}) must return "
+                         f"an nn.Module; got {type(module).__name__}")
+    return module

@@ -22,10 +22,14 @@ only reading that reproduces the paper's 0.49M / 10.3M parameters). Both streams
 the filters. Nets: the 32-layer net (stem 16, 3 stages x 5 blocks at 16/32/64, fc) and the
 18-layer wide net (stem 96, 2/3/3 blocks at 96/192/384, 1x1 conv to the classes with bias,
 global mean pool); ``layers_per_block`` gives the deeper blocks of Tables 5 and 6.
+
+Hook: ``generalized_conv`` replaces :class:`GeneralizedResidualConv` in every generalized
+layer by any class called as ``generalized_conv(in_channels, out_channels, stride)`` -- how a
+reader's own convolution plugs in: ``build_model("resnet_init32", generalized_conv=MyConv)``.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -79,13 +83,15 @@ class RiRBlock(ResidualBlock):
     ``generalized``: the layers are generalized residual blocks (ResNet Init) instead of
     plain convs. ``outer_shortcut``: add the block's input before the last ReLU, as in a
     ResNet block (a 3x3 stride-2 conv projection where the shape changes).
+    ``generalized_conv``: the class of the generalized convolutions (the hook above).
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
                  layers: int = 2, generalized: bool = True, outer_shortcut: bool = True,
-                 survival_prob: float = 1.0) -> None:
+                 survival_prob: float = 1.0,
+                 generalized_conv: Callable[[int, int, int], nn.Conv2d] | None = None) -> None:
         super().__init__()
-        conv = GeneralizedResidualConv if generalized else conv3x3
+        conv = (generalized_conv or GeneralizedResidualConv) if generalized else conv3x3
         chans = [in_channels] + [out_channels] * layers
         self.layers = nn.Sequential(*[
             StreamLayer(conv(chans[i], chans[i + 1], stride if i == 0 else 1),
@@ -115,19 +121,22 @@ class RiRNet(StagedNet):
         widths: filters per stage (both streams together); the stem has ``widths[0]``.
         wide_head: the 18-layer wide net's 1x1 conv to the classes + global mean pool
             (instead of global pool + fc).
+        generalized_conv: class of the generalized layers' conv (default
+            :class:`GeneralizedResidualConv`, Eq. 2), called ``(in, out, stride)``.
     """
 
     def __init__(self, architecture: str = "rir", blocks: Sequence[int] = (5, 5, 5),
                  layers_per_block: int = 2, widths: Sequence[int] = (16, 32, 64),
                  wide_head: bool = False, num_classes: int = 10, in_channels: int = 3,
-                 input_size: int | None = 32, stochastic_depth: float | None = None) -> None:
+                 input_size: int | None = 32, stochastic_depth: float | None = None,
+                 generalized_conv: Callable[[int, int, int], nn.Conv2d] | None = None) -> None:
         check_choice("architecture", architecture, ARCHITECTURES)
         generalized, outer = ARCHITECTURES[architecture]
         stages, channels = make_stages(RiRBlock, list(blocks), widths, widths[0],
                                        (1,) + (2,) * (len(blocks) - 1),
                                        stochastic_depth if outer else None,
                                        layers=layers_per_block, generalized=generalized,
-                                       outer_shortcut=outer)
+                                       outer_shortcut=outer, generalized_conv=generalized_conv)
         head = (nn.Sequential(nn.Conv2d(channels, num_classes, 1), nn.AdaptiveAvgPool2d(1),
                               nn.Flatten()) if wide_head else classifier(channels, num_classes))
         super().__init__(post_activation_stem(in_channels, widths[0]), stages, head,
@@ -142,7 +151,7 @@ def four_conv_form(conv: GeneralizedResidualConv, x: torch.Tensor) -> torch.Tens
 
     Equal to ``conv(x)`` (the one-conv form of Eq. 2); kept to show and test the equivalence.
     """
-    ri, ro, s = conv.in_channels // 2, conv.residual_channels, conv.stride[0]
+    ri, ro, s = conv.in_channels // 2, conv.out_channels // 2, conv.stride[0]
     r, t, w = x[:, :ri], x[:, ri:], conv.weight
 
     def c(inp: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:

@@ -18,8 +18,15 @@ reproduces the parameter counts in SPEC.md), and how the final level crosses dim
 changes (``shortcut``: "B" projection, the default, or "A" zero-padding -- the paper compared
 both). Pre-RoR-3-164 uses basic pre-activation blocks as the paper's Fig. 3 draws them, with
 RoR's depth counting (26 blocks per stage). Stochastic depth drops final-level blocks only.
+
+Two hooks let a reader's own code drive the net: ``level_shortcut(in_channels, out_channels,
+stride)`` builds the middle- and root-level shortcuts (default: a 1x1 conv, with BN per
+``shortcut_bn``), and ``survival_rule(num_blocks, p_L)`` gives the final-level blocks' survival
+probabilities (default: the linear decay rule of Huang et al. 2016, Eq. 4).
 """
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 from torch import nn
 
@@ -28,7 +35,7 @@ from reslab.models.cifar import post_activation_stem
 from reslab.models.multilevel import MultilevelNet
 from reslab.models.network import blocks_per_stage, classifier, make_stages, msra_init
 from reslab.models.options import check_choice
-from reslab.models.shortcuts import ProjectionShortcut, make_shortcut
+from reslab.models.shortcuts import ProjectionShortcut
 
 BASES = ("resnet", "preact")
 DEPTH_COUNTING = {"ror": (2, 8), "wrn": (2, 4)}  # layers per block, extra layers
@@ -46,12 +53,17 @@ class RoR(MultilevelNet):
         shortcut_bn: BN after each 1x1 RoR shortcut (None: True for "resnet", else False).
         depth_counting: "ror" ((depth-8)/6 blocks) or "wrn" ((depth-4)/6 blocks).
         stochastic_depth: ``p_L`` of the linear-decay rule (the paper uses 0.5), or None.
+        level_shortcut: factory ``(in_channels, out_channels, stride) -> nn.Module`` for the
+            middle- and root-level shortcuts (None: 1x1 conv projections, Fig. 2).
+        survival_rule: ``(num_blocks, p_L) -> probabilities`` replacing the linear decay.
     """
 
     def __init__(self, depth: int = 110, levels: int = 3, base: str = "resnet",
                  widen_factor: int = 1, shortcut: str = "B", shortcut_bn: bool | None = None,
                  depth_counting: str = "ror", num_classes: int = 10, in_channels: int = 3,
-                 input_size: int | None = 32, stochastic_depth: float | None = None) -> None:
+                 input_size: int | None = 32, stochastic_depth: float | None = None,
+                 level_shortcut: Callable[[int, int, int], nn.Module] | None = None,
+                 survival_rule: Callable[[int, float], Sequence[float]] | None = None) -> None:
         check_choice("levels", levels, (1, 2, 3))
         check_choice("base", base, BASES)
         check_choice("depth_counting", depth_counting, DEPTH_COUNTING)
@@ -63,11 +75,13 @@ class RoR(MultilevelNet):
         stages, channels = make_stages(
             BasicBlock if post else PreActBlock, [n] * 3, widths, 16, (1, 2, 2),
             stochastic_depth, last_block_kwargs={"final_relu": False} if post else None,
-            shortcut=shortcut)
+            survival_rule=survival_rule, shortcut=shortcut)
+        level = level_shortcut or (lambda cin, cout, stride: ProjectionShortcut(
+            cin, cout, stride, batch_norm=bn))
         ins = [16, *widths[:-1]]
-        middle = [make_shortcut("C", cin, cout, 1 if i == 0 else 2, batch_norm=bn)
-                  if levels == 3 else None for i, (cin, cout) in enumerate(zip(ins, widths))]
-        root = ProjectionShortcut(16, widths[-1], 4, batch_norm=bn) if levels >= 2 else None
+        middle = [level(cin, cout, 1 if i == 0 else 2) if levels == 3 else None
+                  for i, (cin, cout) in enumerate(zip(ins, widths))]
+        root = level(16, widths[-1], 4) if levels >= 2 else None
         stem = post_activation_stem(in_channels) if post else conv3x3(in_channels, 16)
         super().__init__(stem, stages, classifier(channels, num_classes, pre_activation=not post),
                          middle, root, nn.ReLU() if post else nn.Identity(), in_channels,
