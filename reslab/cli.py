@@ -165,7 +165,8 @@ def _assignments(args: argparse.Namespace) -> int:
 
 def _findings(args: argparse.Namespace) -> int:
     from reslab.findings_table import run_findings
-    out = run_findings(args.budget, args.seeds, args.dataset, args.notebooks,
+    seeds = [] if args.table_only else args.seeds
+    out = run_findings(args.budget, seeds, args.dataset, args.notebooks,
                        progress=not args.quiet)
     print((out / "FINDINGS.md").read_text())
     print(f"reslab: wrote {out}")
@@ -243,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     found.add_argument("--notebooks", nargs="+", choices=[f"0{i}" for i in range(1, 9)],
                        help="only these notebooks (default: 01 ... 08)")
     found.add_argument("--quiet", action="store_true", help="no progress bars")
+    found.add_argument("--table-only", action="store_true",
+                       help="train nothing: write the table from the seeds already saved")
     found.set_defaults(func=_findings)
 
     data = sub.add_parser("data", help="list datasets and where they are; NAME downloads one")

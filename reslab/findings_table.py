@@ -21,6 +21,7 @@ import torch
 from reslab import experiments
 from reslab.budget import get_budget
 from reslab.findings import Finding, findings, format_value
+from reslab.history import History
 from reslab.paths import results_dir, runs_dir
 
 
@@ -145,11 +146,13 @@ def run_findings(budget: str = "quick", seeds: Sequence[int] = (0, 1, 2),
     meta = {}
     for seed in seeds:
         _, _, meta = run_seed(seed, budget, dataset, notebooks, out, progress)
+    if not seeds:  # only the table, from the seeds saved in the folder
+        meta = History.load(next(out.glob("seed*/*/*/history.json"))).meta
     per_seed = _saved_seeds(out)
     seconds = {s: json.loads((out / f"seed{s}" / "seconds.json").read_text())
                for s in per_seed if (out / f"seed{s}" / "seconds.json").exists()}
     command = shlex.join(["python", "-m", "reslab", "findings", "--budget", budget, "--seeds",
-                          *map(str, seeds), "--dataset", dataset, "--notebooks", *notebooks])
+                          *map(str, seeds or per_seed), "--dataset", meta["dataset"]])
     info = {"command": command, "budget": budget,
             "dataset": meta["dataset"], "dataset_note": meta.get("dataset_note"),
             "device": meta["device"], "torch": torch.__version__,

@@ -204,6 +204,7 @@ class Run:
             torch.zeros((), device=device) for _ in range(3))
         self._window_seen = 0
         self._watch = FiniteWatch(device)  # the first non-finite loss, kept on the device
+        self._in_train_mode = False        # model.train() is called only when this changes
         self._step_t = torch.zeros((), dtype=torch.long, device=device)  # the step, on device
         self._reset_metrics()
 
@@ -241,8 +242,9 @@ class Run:
                 group["lr"].fill_(lr)
             else:
                 group["lr"] = lr
-        if not self.model.training:
-            self.model.train()
+        if not self._in_train_mode:  # the first step, or the first after an evaluation
+            self.model.train()       # every submodule: a prebuilt net's may be in eval mode
+            self._in_train_mode = True
 
     def sgd_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Forward, loss, backward, SGD update and the metric sums: device work only, with no
@@ -297,6 +299,7 @@ class Run:
                  loader: DeviceLoader) -> tuple[float, float]:
         """Loss and error on this process's share of ``images`` (summed over processes)."""
         self.model.eval()
+        self._in_train_mode = False
         totals = torch.zeros(3, device=self.device)
         for x, y in eval_batches(images, labels, loader):
             with self._autocast():

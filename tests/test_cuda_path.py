@@ -278,8 +278,19 @@ def test_model_train_is_called_only_when_the_mode_changes(monkeypatch, shapes):
     monkeypatch.setattr(nn.Module, "train", lambda self, mode=True: calls.append(
         (type(self).__name__, mode)) or real(self, mode))
     _fit(shapes, iterations=6, eval_every=3)
-    # once, after the first evaluation (a new model starts in train mode); was every step
-    assert calls.count(("CifarResNet", True)) == 1
+    # at the first step and after the first evaluation; was every step
+    assert calls.count(("CifarResNet", True)) == 2
+
+
+def test_a_prebuilt_net_with_submodules_in_eval_mode_trains_in_train_mode(shapes):
+    # successive training hands fit a net whose stages an earlier phase left in eval mode
+    # while the net itself still says training=True: BN must still use batch statistics
+    config = _config(iterations=1, eval_every=1)
+    net = build_model("resnet20", num_classes=shapes.num_classes)
+    net.stages.eval()
+    run = T.Run("prebuilt", config, shapes, torch.device("cpu"), None, model=net)
+    run.begin_step()
+    assert all(m.training for m in net.modules())
 
 
 def _runs_and_loader(shapes, **overrides):
