@@ -4,8 +4,8 @@ Each check prints one line per finding (✓ right, ✗ wrong: what is wrong and 
 returns a :class:`CheckResult`, which is *falsy* when something is wrong. A check never raises
 and reads no environment variable. The graded test cell of an exercise asserts the result::
 
-    result = checks.some_check(answer)
-    assert result, "not yet right: see the ✗ lines above"
+    verdict = checks.some_check(answer)
+    assert verdict, "not yet right: see the ✗ lines above"
 
 so the ``AssertionError`` is raised in the notebook's own (locked) cell: nbgrader's autograder
 takes the points and ``nbgrader validate`` fails, the student sees the ✓/✗ report first, and

@@ -141,7 +141,7 @@ def test_graded_cells_assert_the_check_result_and_read_no_variable():
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade") and cell.cell_type == "code":
+            if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
                 assert meta.get("locked") and cell.source.rstrip().endswith(
-                    'assert result, "not yet right: see the ✗ lines above"'), path.name
+                    'assert verdict, "not yet right: see the ✗ lines above"'), path.name
         assert "RESLAB_GRADING" not in path.read_text(encoding="utf-8"), path.name

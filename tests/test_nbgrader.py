@@ -99,7 +99,7 @@ def test_generated_assignment_hides_solutions(graded):
     text = json.dumps(release)
     assert "BEGIN SOLUTION" not in text and "self.bn(self.conv(x))" not in text
     checks = [c for c in release["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
-    assert len(checks) == 3 and all("assert result" in "".join(c["source"]) for c in checks)
+    assert len(checks) == 3 and all("assert verdict" in "".join(c["source"]) for c in checks)
 
 
 def test_autograde_scores_untouched_zero_solutions_full_one_unanswered_full_minus_one(graded):
