@@ -33,12 +33,13 @@ def test_every_course_notebook_has_an_exercise_in_nbgrader_form():
         nb = nbformat.read(path, as_version=4)
         solutions = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("solution")]
         tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
-                 and c.cell_type == "code"]
+                 and not c.metadata["nbgrader"].get("solution") and c.cell_type == "code"]
         assert solutions and tests, f"{path.name} has no exercise"
         assert all(solution_bodies(c.source) for c in solutions), path.name
         assert all("checks." in c.source and c.metadata["nbgrader"]["points"] > 0
                    for c in tests), path.name
-        ids = [c.metadata["nbgrader"]["grade_id"] for c in solutions + tests]
+        ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+               if "grade_id" in c.metadata.get("nbgrader", {})]
         assert len(ids) == len(set(ids)), f"{path.name}: grade_ids must be unique"
 
 
