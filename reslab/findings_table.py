@@ -108,8 +108,9 @@ def write_table(out: Path, rows: Sequence[dict], seeds: Sequence[int], info: dic
             f"`{info['command']}` on {info['device']}, torch {info['torch']}, "
             f"{info['precision']}.\n\nBudget deviations from the paper: "
             f"{'; '.join(info['deviations']) or 'none'}.\n\nA value marked ✗ points against "
-            "the paper's direction. Minutes per notebook, seed 0 (2 threads, in course order, "
-            f"so runs shared with an earlier notebook are reused): {timing or 'not measured'}."
+            "the paper's direction. Minutes each notebook took for seed 0, in course order "
+            f"(runs shared with an earlier notebook reused): {timing or 'not measured'}; see "
+            "run.json for how the machine was shared while they ran."
             "\n\n"
             + markdown(rows, seeds) + "\n")
     (out / "FINDINGS.md").write_text(text)
