@@ -33,6 +33,9 @@ from reslab.finite import first_nonfinite, named_tensors
 LATEST, PREVIOUS = "checkpoint.pt", "checkpoint.prev.pt"
 KEYS = ("reslab_checkpoint", "label", "config", "step", "warming", "model", "model_build",
         "optimizer", "rng", "history")
+# the keys of a batch of seeds trained together (reslab.seeds), marked "kind": "seeds"
+SEED_KEYS = ("reslab_checkpoint", "kind", "step", "configs", "warming", "params", "buffers",
+             "momentum", "histories", "rng")
 TEMP = re.compile(r"^\..+\.tmp\d+$")  # what atomic_write_bytes names its temporary files
 # Checkpoints written before reslab stored str(torch.__version__) hold a TorchVersion, a str
 # subclass without code of its own: the one non-plain type that weights_only may read.
@@ -168,12 +171,15 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     if not isinstance(state, dict) or "reslab_checkpoint" not in state:
         raise CheckpointError(f"{path} is not a reslab training checkpoint (it holds no "
                               "'reslab_checkpoint' entry); pass a run folder written by reslab")
-    missing = [k for k in KEYS if k not in state]
+    missing = [k for k in (SEED_KEYS if state.get("kind") == "seeds" else KEYS)
+               if k not in state]
     if missing:
         raise CheckpointError(f"checkpoint {path} is incomplete: {', '.join(missing)} missing "
                               f"(a reslab checkpoint holds {', '.join(KEYS)}){_hint(path)}")
-    bad = first_nonfinite(named_tensors({"model": state["model"],
-                                         "optimizer": state["optimizer"]}))
+    tensors = ({k: state[k] for k in ("params", "buffers", "momentum")}
+               if state.get("kind") == "seeds" else
+               {"model": state["model"], "optimizer": state["optimizer"]})
+    bad = first_nonfinite(named_tensors(tensors))
     if bad is not None:
         raise CheckpointError(f"checkpoint {path} holds NaN or infinite values ({bad}); "
                               f"only finite checkpoints can be used{_hint(path)}")

@@ -55,9 +55,11 @@ def check_config(config: Any) -> None:
     check_count("seed", config.seed, low=0)
     for name in ("train_subset", "test_subset", "eval_every"):
         check_count(name, getattr(config, name), optional=True)
-    for name in ("amp", "channels_last"):
-        if getattr(config, name) not in (None, True, False):
-            raise ValueError(f"{name} must be True, False or None (got {getattr(config, name)!r})")
+    if config.amp not in (None, True, False, "bf16", "fp16"):
+        raise ValueError(f"amp must be True, False, None, 'bf16' or 'fp16' (got {config.amp!r})")
+    if config.channels_last not in (None, True, False):
+        raise ValueError(f"channels_last must be True, False or None "
+                         f"(got {config.channels_last!r})")
     if not (isinstance(config.compile, bool) or config.compile in COMPILE_MODES):
         raise ValueError(f"compile must be True, False or a torch.compile mode "
                          f"({', '.join(COMPILE_MODES)}); got {config.compile!r}")

@@ -49,7 +49,7 @@ def test_each_seed_of_the_batch_is_its_solo_run(shapes):
         solo = _solo(shapes, k, 6).model.state_dict()
         mine = batch.model(k).state_dict()
         for name, value in solo.items():
-            torch.testing.assert_close(mine[name], value, rtol=1e-3, atol=2e-4)
+            torch.testing.assert_close(mine[name], value, rtol=1e-2, atol=1e-3)
         means.append(mine["stages.0.0.bn1.running_mean"])
     assert not torch.allclose(means[0], means[1])  # statistics are per seed
 
