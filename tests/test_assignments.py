@@ -121,7 +121,8 @@ def test_student_notebooks_stop_at_a_failing_graded_cell_with_the_report_first(t
         NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
                        resources={"metadata": {"path": str(tmp_path)}}).execute()
         for cell in nb.cells:
-            if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code":
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
                 printed = "".join(o.get("text", "") for o in cell.outputs)
                 assert "not yet right" in printed and "✗" in printed, (path.name, printed)
                 errors = [o for o in cell.outputs if o.get("output_type") == "error"]
