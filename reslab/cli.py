@@ -13,6 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reslab.budget import BUDGETS
+
 if TYPE_CHECKING:
     from reslab.data import ImageDataset
     from reslab.trainer import TrainConfig
@@ -201,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     length = train.add_mutually_exclusive_group()
     length.add_argument("--epochs", type=_positive_int, help="length in epochs")
     length.add_argument("--iterations", type=_positive_int, help="length in iterations")
-    train.add_argument("--budget", choices=["smoke", "quick", "full"],
+    train.add_argument("--budget", choices=list(BUDGETS),
                        help="data sizes and default length (default: $RESLAB_BUDGET if set, "
                             "else full, the paper's)")
     train.add_argument("--out", help="run folder for checkpoints and history.json (default: "
@@ -238,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     found = sub.add_parser("findings", help="every notebook's default experiment for several "
                            "seeds; the table of the papers' findings they show")
-    found.add_argument("--budget", default="quick", choices=["smoke", "quick", "full"])
+    found.add_argument("--budget", default="quick", choices=list(BUDGETS))
     found.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     found.add_argument("--dataset", default="auto")
     found.add_argument("--notebooks", nargs="+", choices=[f"0{i}" for i in range(1, 9)],

@@ -46,13 +46,14 @@ def setup_source(notebook_file: str) -> str:
 def cpu_minutes(budget: str, notebook: str) -> float:
     """Estimated minutes of ``notebook``'s default experiment on a 2-core CPU at ``budget``.
 
-    Scaled by iterations from the committed quick-budget findings run (the kit's 2-core CPU,
+    Scaled by iterations from the committed quick-budget course timing (the kit's 2-core CPU,
     like a Colab CPU runtime), or from :data:`QUICK_CPU_MINUTES` when it is not committed.
     """
     from reslab.budget import get_budget
-    from reslab.findings_table import course_minutes
+    from reslab.course_timing import course_minutes
 
-    minutes = course_minutes("quick", "cpu").get(notebook, QUICK_CPU_MINUTES)
+    minutes = course_minutes("quick", "cpu", "default_experiment_seconds").get(
+        notebook, QUICK_CPU_MINUTES)
     return minutes * get_budget(budget).iterations / get_budget("quick").iterations
 
 

@@ -98,6 +98,15 @@ def markdown(rows: Sequence[dict], seeds: Sequence[int]) -> str:
     return "\n".join(lines)
 
 
+def summary(rows: Sequence[dict]) -> str:
+    """One line per finding: the claim, its source, and in how many seeds it holds (README)."""
+    lines = ["| notebook | the paper's finding | holds at the quick budget |", "|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['notebook']} | {r['claim']} ({r['paper']}) | "
+                     f"{sum(r['holds'].values())} of {len(r['holds'])} seeds |")
+    return "\n".join(lines)
+
+
 def write_table(out: Path, rows: Sequence[dict], seeds: Sequence[int], info: dict) -> None:
     """Write FINDINGS.md, findings.json and run.json into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -177,11 +186,3 @@ def committed(notebook: str, budget: str = "quick", device: str = "cpu") -> str:
              f"{r['claim']} ({r['paper']})" for r in rows]
     return "\n".join([head, *lines])
 
-
-def course_minutes(budget: str = "quick", device: str = "cpu") -> dict[str, float]:
-    """Minutes each notebook's default experiment took in the committed findings run of
-    seed 0, in course order (notebooks reuse runs an earlier notebook trained)."""
-    path = results_dir() / f"findings-{budget}-{device}" / "seed0" / "seconds.json"
-    if not path.exists():
-        return {}
-    return {nb: round(t / 60, 1) for nb, t in json.loads(path.read_text()).items()}

@@ -49,9 +49,21 @@ def best_reference(topic: str) -> str | None:
     Sets are named ``<device>-<budget>-<topic>``; GPU runs of the full budget come first.
     """
     sets = [s for s in reference_sets() if s.endswith(f"-{topic}")]
-    rank = {"gpu-full": 0, "gpu-quick": 1, "cpu-full": 2, "cpu-quick": 3}
-    sets.sort(key=lambda s: rank.get("-".join(s.split("-")[:2]), 9))
+    sets.sort(key=_rank)
     return sets[0] if sets else None
+
+
+def best_responses() -> str | None:
+    """The most complete committed set that stores Fig. 7 responses (any topic)."""
+    sets = sorted((s for s in reference_sets() if reference_responses(s)), key=_rank)
+    return sets[0] if sets else None
+
+
+def _rank(name: str) -> int:
+    """Longer runs first: GPU before CPU, then full, medium, quick."""
+    rank = {"gpu-full": 0, "gpu-medium": 1, "gpu-quick": 2, "cpu-full": 3, "cpu-medium": 4,
+            "cpu-quick": 5}
+    return rank.get("-".join(name.split("-")[:2]), 9)
 
 
 def findings_histories(notebook: str, seed: int = 0, budget: str = "quick",

@@ -69,7 +69,7 @@ class TrainConfig:
     warmup_until_error: float = 0.80
     warmup_window: int = 50        # iterations whose mean training error the rule reads
     linear_warmup: int = 0         # short recipe: lr rises 0 -> lr over these first iterations
-    budget: str = "custom"         # the budget the sizes came from (smoke, quick, full)
+    budget: str = "custom"         # the budget the sizes came from (smoke, quick, medium, full)
     recipe: str = "he2016"         # the paper whose recipe this is (see reslab.recipes)
     augment: bool = True
     normalize: str = "pixel"       # per-pixel mean (paper), "channel" mean/std, or "none"

@@ -6,7 +6,7 @@ through ``reslab.sweep`` with checkpoints in ``runs/reference-<budget>/``, so a 
 (e.g. a 10-minute GPU call) continues where it stopped when started again with the same
 arguments, and re-running a finished set only re-collects its histories.
 
-    python scripts/reference_runs.py degradation --budget quick --dataset cifar10-jpeg
+    python scripts/reference_runs.py degradation --budget medium --dataset cifar10-jpeg
     PYTHONPATH=. python scripts/reference_runs.py responses --budget full --dataset cifar10-jpeg
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import reslab  # noqa: E402
 from reslab.analysis import layer_responses  # noqa: E402
+from reslab.budget import BUDGETS  # noqa: E402
 from reslab.trainer import prepare_data  # noqa: E402
 
 TOPICS = {
@@ -35,7 +36,7 @@ TOPICS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("topic", choices=sorted(TOPICS))
-    parser.add_argument("--budget", default="full", choices=["smoke", "quick", "full"])
+    parser.add_argument("--budget", default="full", choices=list(BUDGETS))
     parser.add_argument("--dataset", default="cifar10-jpeg")
     parser.add_argument("--models", nargs="+", help="override the topic's models")
     parser.add_argument("--compile", action="store_true")
@@ -52,10 +53,11 @@ def main() -> None:
     info = {"command": "python " + shlex.join(sys.argv), "topic": args.topic,
             "budget": args.budget, "dataset": first.meta["dataset"],
             "dataset_note": first.meta["dataset_note"], "device": first.meta["device"],
-            "torch": first.meta["torch"], "models": models,
+            "torch": first.meta["torch"], "precision": first.meta.get("precision"),
+            "deviations": first.meta.get("deviations", []), "models": models,
             "wall_seconds": {k: round(h.meta.get("wall_seconds", 0), 1)
                              for k, h in histories.items()}}
-    if args.topic == "responses":
+    if args.topic in ("responses", "degradation"):  # Fig. 7, measured on the trained nets
         data = prepare_data(reslab.TrainConfig(**first.config), verbose=False)
         images = data.normalised_eval(first.config["normalize"])
         responses = {label: layer_responses(reslab.load_trained(

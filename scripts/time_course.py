@@ -32,6 +32,8 @@ import nbformat  # noqa: E402
 import torch  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
+from reslab.course_timing import markdown  # noqa: E402
+
 
 
 def _cpu_model() -> str:
@@ -75,21 +77,6 @@ def time_notebook(path: Path) -> dict:
             "errors": [e for _, c in code for e in _errors(c)]}
 
 
-def markdown(info: dict) -> str:
-    """The timing table as Markdown."""
-    lines = [f"# Course timing, {info['budget']} budget", "",
-             f"`{info['command']}` on {info['device']}, torch {info['torch']} "
-             f"({info['threads']} threads), {info['date']}. Load average before "
-             f"{info['load_before']}, after {info['load_after']}.", "",
-             "| notebook | default experiment (min) | whole notebook (min) |", "|---|---|---|"]
-    for nb, t in info["notebooks"].items():
-        exp = t["default_experiment_seconds"]
-        lines.append(f"| {nb} | {'—' if exp is None else f'{exp / 60:.1f}'} | "
-                     f"{t['seconds'] / 60:.1f} |")
-    lines.append(f"| course | | {info['total_seconds'] / 60:.1f} |")
-    return "\n".join(lines) + "\n"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", default="quick")
@@ -112,6 +99,8 @@ def main() -> None:
               f"{t['default_experiment_seconds']} s), errors: {t['errors'] or 'none'}",
               flush=True)
     info["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    runs = Path(os.environ["RESLAB_RUNS"]).glob("*/history.json")
+    info["datasets"] = sorted({json.loads(p.read_text())["meta"]["dataset"] for p in runs})
     info["total_seconds"] = round(sum(t["seconds"] for t in info["notebooks"].values()), 1)
     device = "gpu" if torch.cuda.is_available() else "cpu"
     out = ROOT / "results" / f"course-timing-{args.budget}-{device}"

@@ -361,7 +361,7 @@ API_CASES = [
     Case("config-from-unknown-option", lambda ctx: T.config_from("smoke", learning_rate=0.1),
          r"'learning_rate'", r"valid options: .*\blr\b"),
     Case("budget-env-api", lambda ctx: get_budget(), r"RESLAB_BUDGET='nonsense'",
-         r"'smoke', 'quick', 'full'", env={"RESLAB_BUDGET": "nonsense"}),
+         r"'smoke', 'quick', 'medium', 'full'", env={"RESLAB_BUDGET": "nonsense"}),
     Case("budget-name", lambda ctx: get_budget("huge"), r"'huge'", r"'smoke', 'quick'"),
     Case("train-out-file", lambda ctx: api_train(ctx, out=ctx.file), r"a-file.txt is a file",
          r"use a folder", setup=a_file),

@@ -52,16 +52,47 @@ def test_findings_command_writes_the_table_for_every_seed(tmp_path, monkeypatch)
     monkeypatch.setenv("RESLAB_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("RESLAB_RESULTS", str(tmp_path / "results"))
     assert main(["findings", "--budget", "smoke", "--seeds", "0", "1", "--dataset",
-                 "shapes10", "--notebooks", "01", "--quiet"]) == 0
+                 "shapes10", "--notebooks", "03", "--quiet"]) == 0   # 03: two small nets
     out = tmp_path / "results" / "findings-smoke-cpu"
     rows = json.loads((out / "findings.json").read_text())
-    assert len(rows) == 6 and all(set(r["values"]) == {"0", "1"} for r in rows)
+    assert len(rows) == 1 and all(set(r["values"]) == {"0", "1"} for r in rows)
     info = json.loads((out / "run.json").read_text())
     assert info["dataset"] == "shapes10" and info["torch"] and info["device"].startswith("CPU")
     assert info["command"].startswith("python -m reslab findings --budget smoke")
     table = (out / "FINDINGS.md").read_text()
-    assert "| 01 | plain-56 trains worse than plain-20 (degradation) |" in table
+    assert "| 03 | a deeper bottleneck net beats a shallower basic-block net |" in table
     assert "of 2 |" in table
     for seed in (0, 1):
-        history = History.load(out / f"seed{seed}" / "01" / "resnet56" / "history.json")
+        history = History.load(out / f"seed{seed}" / "03" / "resnet29-bottleneck" /
+                               "history.json")
         assert history.config["seed"] == seed and history.meta["folder"] is None
+
+
+def test_readme_tables_are_generated_from_the_committed_results():
+    """The README's findings and timing tables are what the committed JSON says."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "scripts/refresh_readme.py", "--check"], cwd=root,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_course_timing_reads_minutes_per_notebook(tmp_path, monkeypatch):
+    from reslab import course_timing
+    monkeypatch.setenv("RESLAB_RESULTS", str(tmp_path))
+    assert course_timing.course_minutes() == {}
+    assert "not yet run" in course_timing.summary()
+    info = {"budget": "quick", "command": "c", "device": "CPU (x, 2 cores)", "torch": "2.11",
+            "threads": 2, "date": "d", "load_before": [0.1], "load_after": [1.9],
+            "total_seconds": 900.0,
+            "notebooks": {"00": {"seconds": 60.0, "default_experiment_seconds": None},
+                          "01": {"seconds": 840.0, "default_experiment_seconds": 540.0}}}
+    folder = tmp_path / "course-timing-quick-cpu"
+    folder.mkdir()
+    (folder / "timing.json").write_text(json.dumps(info))
+    assert course_timing.course_minutes() == {"00": 1.0, "01": 14.0}
+    assert course_timing.course_minutes(part="default_experiment_seconds") == {"01": 9.0}
+    assert "15 minutes" in course_timing.summary() and "notebook 01" in course_timing.summary()
+    assert "| 01 | 9.0 | 14.0 |" in course_timing.markdown(info)

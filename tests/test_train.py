@@ -177,7 +177,8 @@ def test_bad_training_options_fail_with_one_line():
         T.config_from("smoke", iterations=0)
     with pytest.raises(ValueError, match="milestones are fractions"):
         T.config_from("smoke", milestones=(32_000, 48_000))
-    with pytest.raises(ValueError, match="budget must be one of 'smoke', 'quick', 'full'"):
+    with pytest.raises(ValueError,
+                       match="budget must be one of 'smoke', 'quick', 'medium', 'full'"):
         T.config_from("huge")
 
 
