@@ -32,6 +32,7 @@ import nbformat  # noqa: E402
 import torch  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
+from reslab.budget import BUDGETS  # noqa: E402
 from reslab.course_timing import markdown  # noqa: E402
 
 
@@ -79,7 +80,7 @@ def time_notebook(path: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", default="quick")
+    parser.add_argument("--budget", default="quick", choices=list(BUDGETS))
     parser.add_argument("--notebooks", nargs="+", help="stems or numbers (default: all)")
     args = parser.parse_args()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -88,6 +89,9 @@ def main() -> None:
     paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if args.notebooks:
         paths = [p for p in paths if any(p.stem.startswith(n) for n in args.notebooks)]
+        if not paths:
+            parser.error(f"no notebook matches {' '.join(args.notebooks)}: give numbers such "
+                         "as 01 02, or stems such as 01_degradation")
     info = {"command": "python " + shlex.join(sys.argv), "budget": args.budget,
             "device": f"CPU ({_cpu_model()}, {os.cpu_count()} cores)", "threads": torch.get_num_threads(),
             "torch": torch.__version__, "platform": platform.platform(),
