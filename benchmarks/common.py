@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
+DATASETS = ("cifar10-jpeg", "cifar10", "shapes10")  # the default order of benchmark_data
 
 
 def arguments(doc: str, models: list[str]) -> argparse.ArgumentParser:
@@ -23,6 +24,8 @@ def arguments(doc: str, models: list[str]) -> argparse.ArgumentParser:
     parser.add_argument("--compile", action="store_true", help="torch.compile the kit's model")
     parser.add_argument("--quick", action="store_true", help="CI-sized: a few steps")
     parser.add_argument("--out", help="JSON path (default benchmarks/results/<name>-<device>)")
+    parser.add_argument("--dataset", help="the images to train on (default: the first of "
+                        f"{', '.join(DATASETS)} that is here); named, it must be here")
     return parser
 
 
@@ -58,31 +61,48 @@ def timed(fn, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def benchmark_data(train_images: int | None, test_images: int | None = 100):
-    """Real images when there are any (cifar10-jpeg, CIFAR-10), else the embedded shapes10
-    (``None``: all of a split)."""
+def benchmark_data(train_images: int | None, test_images: int | None = 100,
+                   dataset: str | None = None):
+    """The benchmark's images (``None``: all of a split).
+
+    ``dataset`` named: exactly that one, or the loader's one-line error. Not named: the first
+    of :data:`DATASETS` that is here, with a line saying so when it is not the first, so that
+    a figure measured on the embedded shapes10 is never mistaken for one on CIFAR-10.
+    """
     from reslab.data import load_dataset
-    for name in ("cifar10-jpeg", "cifar10", "shapes10"):
+    if dataset is not None:
+        return load_dataset(dataset, train_subset=train_images, test_subset=test_images,
+                            download=False)
+    missing = []
+    for name in DATASETS:
         try:
-            return load_dataset(name, train_subset=train_images, test_subset=test_images,
+            data = load_dataset(name, train_subset=train_images, test_subset=test_images,
                                 download=False)
-        except Exception:  # noqa: BLE001 - try the next source
+        except Exception as error:  # noqa: BLE001 - try the next source
+            missing.append(f"{name} ({str(error).splitlines()[0][:80]})")
             continue
-    raise RuntimeError("no dataset available")
+        if missing:
+            print(f"benchmark data: {name}; not here: {'; '.join(missing)}", flush=True)
+        return data
+    raise RuntimeError(f"no dataset available: {'; '.join(missing)}")
 
 
-def write_result(name: str, record: dict, out: str | Path | None) -> Path:
-    """Write ``record`` with the machine and the exact command to ``out`` (default results/)."""
+def write_result(name: str, record: dict, out: str | Path | None, quiet: bool = False) -> Path:
+    """Write ``record`` with the machine and the exact command to ``out`` (default results/),
+    atomically (a reader never sees half a file)."""
     record = {"benchmark": name, "command": "python " + shlex.join(sys.argv),
               "date": datetime.date.today().isoformat(), "machine": machine(), **record}
     path = Path(out) if out else RESULTS / f"{name}-{_device_tag()}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"wrote {path}")
+    partial = path.with_name(path.name + ".part")
+    partial.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(partial, path)
+    if not quiet:
+        print(f"wrote {path}", flush=True)
     return path
 
 
 def _device_tag() -> str:
-    from reslab.selftest import device_tag
+    from reslab.selftest import device_tag  # noqa: PLC0415 - the selftest's file names
     return device_tag(torch.device("cuda", 0) if torch.cuda.is_available() else
                       torch.device("cpu"))

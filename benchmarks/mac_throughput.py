@@ -68,7 +68,7 @@ def main() -> None:
     if args.quick:
         args.models, args.steps = ["resnet20"], 3
     device = pick_device("auto")
-    data = benchmark_data(2_048)
+    data = benchmark_data(2_048, dataset=args.dataset)
     peak = matmul_peak(device, 8192 if device.type == "cuda" else 1024)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
     nominal = nominal_peak(name) if name else None
@@ -86,8 +86,8 @@ def main() -> None:
         print(f"{model_name}: {achieved / 1e12:.3f} T MAC/s = {achieved / peak:.1%} of the "
               f"measured matmul peak ({peak / 1e12:.2f} T MAC/s)")
     write_result("mac_throughput", {
-        "batch_size": args.batch_size, "steps": args.steps, "compile": args.compile,
-        "quick": args.quick, "matmul_peak_macs_per_s": peak,
+        "dataset": data.name, "batch_size": args.batch_size, "steps": args.steps,
+        "compile": args.compile, "quick": args.quick, "matmul_peak_macs_per_s": peak,
         "nominal_peak_macs_per_s": nominal, "results": rows}, args.out)
 
 

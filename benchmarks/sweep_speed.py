@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (arguments, benchmark_data, gpu_target, timed,  # noqa: E402
                                write_result)
 from reslab import distributed, fastpath  # noqa: E402
-from reslab.trainer import (Run, _loader, _side_streams, _train_all, config_from,  # noqa: E402
+from reslab.trainer import (Run, make_loader, side_streams, train_all, config_from,  # noqa: E402
                             pick_device)
 
 NETS = [f"{family}{depth}" for family in ("plain", "resnet") for depth in (20, 32, 44, 56)]
@@ -41,7 +41,7 @@ def build(models: list[str], data, device: torch.device, compile_: bool):
                            iterations=FULL_SCHEDULE, device=str(device), compile=compile_)
                for m in models]
     runs = [Run(m, c, data, device, None) for m, c in zip(models, configs)]
-    loader = _loader(configs[0], data, device, distributed.Process(), runs[0].channels_last)
+    loader = make_loader(configs[0], data, device, distributed.Process(), runs[0].channels_last)
     fastpath.attach(runs, loader, verbose=False)
     return runs, loader
 
@@ -50,12 +50,12 @@ def steps(runs, loader, count: int, streams) -> None:
     """``count`` lockstep steps of ``runs`` (all at the same step), as ``fit`` takes them."""
     start = runs[0].step
     for s in range(start, start + count):
-        _train_all(runs, s, loader, streams)
+        train_all(runs, s, loader, streams)
 
 
 def measure(runs, loader, iterations: int, warmup: int, device: torch.device) -> dict:
     """Seconds for ``iterations`` steps: sweep, sweep without streams, one after another."""
-    streams = _side_streams(runs, device)
+    streams = side_streams(runs, device)
     steps(runs, loader, warmup, streams)  # every net: compiled, captured, tuned
     sweep = timed(lambda: steps(runs, loader, iterations, streams), device)
     no_streams = None if streams is None else timed(
@@ -77,7 +77,7 @@ def main() -> None:
     if args.quick:
         args.models, args.iterations, args.warmup = ["plain20", "resnet20"], 3, 1
     device = pick_device("auto")
-    data = benchmark_data(2_048)
+    data = benchmark_data(2_048, dataset=args.dataset)
     runs, loader = build(args.models, data, device, args.compile)
     result = measure(runs, loader, args.iterations, args.warmup, device)
     projected = FULL_SCHEDULE * result["sweep_seconds"] / args.iterations

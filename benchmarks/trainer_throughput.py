@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (arguments, benchmark_data, gpu_target, timed,  # noqa: E402
                                write_result)
 from reslab.models import build_model  # noqa: E402
-from reslab.trainer import Run, _loader, _train_all, config_from, pick_device  # noqa: E402
+from reslab.trainer import Run, make_loader, train_all, config_from, pick_device  # noqa: E402
 from reslab import distributed, fastpath  # noqa: E402
 
 
@@ -91,11 +91,11 @@ def kit_images_per_s(model_name: str, data, batch: int, steps: int, warmup: int,
                          compile=compile, train_subset=None, test_subset=None,
                          iterations=warmup + steps)
     run = Run(model_name, config, data, device, None)
-    loader = _loader(config, data, device, distributed.Process(), run.channels_last)
+    loader = make_loader(config, data, device, distributed.Process(), run.channels_last)
     fastpath.attach([run], loader, verbose=False)
     for s in range(warmup):
-        _train_all([run], s, loader, None)
-    seconds = timed(lambda: [_train_all([run], s, loader, None)
+        train_all([run], s, loader, None)
+    seconds = timed(lambda: [train_all([run], s, loader, None)
                              for s in range(warmup, warmup + steps)], device)
     return steps * batch / seconds
 
@@ -118,7 +118,7 @@ def main() -> None:
     if args.quick:
         args.models, args.steps, args.warmup, args.repeats = ["resnet20"], 4, 1, 1
     device = pick_device("auto")
-    data = benchmark_data(10_000 if not args.quick else 1_024)
+    data = benchmark_data(10_000 if not args.quick else 1_024, dataset=args.dataset)
     cpus = os.cpu_count() or 1
     candidates = sorted({0, min(2, cpus), min(4, cpus), min(8, cpus)})
     workers = args.workers if args.workers is not None else (

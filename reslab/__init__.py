@@ -7,7 +7,16 @@ The public API that notebooks and the CLI use::
     reslab.count_params(model), reslab.count_macs(model, (1, 3, 32, 32))
     history = reslab.train("resnet20", dataset="cifar10-jpeg", budget="quick")
     histories = reslab.train_seeds("resnet20", seeds=[0, 1, 2, 3, 4])   # 5 runs as one model
+
+Importing reslab sets ``CUBLAS_WORKSPACE_CONFIG`` (when unset and CUDA has not started yet):
+cuBLAS reads it once, at its first use in the process, and a deterministic run needs it
+(see :mod:`reslab.determinism`). A notebook may then train deterministically after any GPU
+work of its earlier cells.
 """
+from reslab.determinism import fix_cublas_workspace
+
+fix_cublas_workspace(warn=lambda message: None)  # before any cuBLAS work (review defect 14)
+
 from reslab.analysis import count_macs, count_params
 from reslab.budget import Budget, get_budget
 from reslab.data import load_dataset

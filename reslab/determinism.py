@@ -3,9 +3,10 @@
 ``torch.use_deterministic_algorithms(True)`` is a process-wide switch. On CUDA it also needs
 cuBLAS's workspace fixed (``CUBLAS_WORKSPACE_CONFIG=:4096:8``, PyTorch's "Reproducibility"
 notes), or the first matrix product raises; the variable is read when the cuBLAS handle is
-made, so it must be set before the process first uses cuBLAS. :func:`deterministic` sets it
-when it is missing, switches the algorithms for the duration of a ``with`` block and then
-puts back whatever was there before (a notebook's later cells are not affected).
+made, so it must be set before the process first uses cuBLAS: ``import reslab`` sets it
+(when unset) for that reason, and :func:`deterministic` sets it when it is still missing,
+switches the algorithms for the duration of a ``with`` block and then puts back whatever
+was there before (a notebook's later cells are not affected).
 
 One layer of every net has no deterministic CUDA backward pass: ``AdaptiveAvgPool2d`` (torch
 raises in deterministic mode). Its use here, global average pooling, is a plain mean over the
@@ -52,6 +53,27 @@ def deterministic(enabled: bool, device: torch.device) -> Iterator[None]:
         yield
     finally:
         torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+
+
+@contextmanager
+def cudnn_autotune(enabled: bool, device: torch.device) -> Iterator[None]:
+    """``torch.backends.cudnn.benchmark`` on for a CUDA run inside the block (the previous
+    setting after it).
+
+    cuDNN then times its convolution algorithms for each new shape and keeps the fastest. The
+    whole-step graph's warm-up steps (:mod:`reslab.fastpath`) run before its capture, so the
+    choice is made there, as PyTorch's CUDA-graph notes intend. Off for deterministic runs,
+    whose algorithms must not depend on timing.
+    """
+    if device.type != "cuda":
+        yield
+        return
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = bool(enabled)
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 class GlobalAveragePool(nn.Module):

@@ -15,6 +15,12 @@ trainer zeroes in place. The warm-up trains for real, so the run's weights, buff
 sums and RNG states are saved before it and put back after; the graphed run then starts exactly
 where the eager one would. If capture fails, the run says so in one line and trains eagerly.
 
+The graph checks itself. The first graph captured on a device in a process replays one step
+against an eager step from the same state (:func:`disagreement`); if the loss sums, weights or
+BN buffers differ by more than :data:`TOLERANCE`, that run and every later one on the device
+train eagerly, with a one-line notice naming the difference. A GPU nobody has tested (a Colab
+runtime) can then make training slower, never silently wrong.
+
 Used for a run on one CUDA GPU without ``torch.compile`` (which has its own graphs), without
 fp16's gradient scaler (whose overflow check reads the host) and without activation
 checkpointing (which reads and sets RNG states to recompute stochastic depth exactly);
@@ -23,17 +29,20 @@ it cannot apply).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import contextlib
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from reslab.data.loader import DeviceLoader, crop_flip
+from reslab.data.loader import DeviceLoader
 
 if TYPE_CHECKING:
     from reslab.trainer import Run
 
 WARMUP_STEPS = 3  # iterations on a side stream before capture (PyTorch's whole-network example)
+TOLERANCE = 1e-3  # graph vs eager after one step: largest |a - b| / max|b| of any tensor
+AGREES: dict[str, bool] = {}  # device -> did its first graph replay as the eager step did?
 
 
 def unsupported(run: Run) -> str | None:
@@ -44,7 +53,9 @@ def unsupported(run: Run) -> str | None:
                (run.scaler is not None, "fp16's gradient scaler reads the host every step"),
                (run.config.activation_checkpointing,
                 "activation checkpointing saves and restores RNG states, which a capture "
-                "cannot")]
+                "cannot"),
+               (AGREES.get(str(run.device)) is False,
+                "a graph on this device disagreed with the eager step earlier")]
     return next((why for bad, why in reasons if bad), None)
 
 
@@ -64,7 +75,8 @@ class WholeStep:
     """One run's training step as a function of the step number, replayed from a CUDA graph.
 
     ``body()`` is the step itself, reading only static device tensors; calling the object
-    with a step number prepares those tensors, captures the graph on first use, and replays.
+    with a step number prepares those tensors, captures the graph on first use (checking it
+    against the eager step on a new device), and replays.
     """
 
     def __init__(self, run: Run, loader: DeviceLoader) -> None:
@@ -77,8 +89,8 @@ class WholeStep:
         self.plan: dict[str, torch.Tensor] | None = None
         self.epoch: int | None = None
         self.graph: Any = None
-        self.eager = False  # capture failed: run ``body`` directly
-        _device_learning_rates(run.optimizer, self.device)
+        self.eager = False  # capture failed or disagreed: run ``body`` directly
+        device_learning_rates(run.optimizer, self.device)
 
     def __call__(self, step: int) -> None:
         """Train ``self.run`` for one step (its ``step`` must equal ``step``)."""
@@ -86,6 +98,8 @@ class WholeStep:
         self.prepare(step)
         if self.graph is None and not self.eager:
             self.graph = self.capture()
+            if self.graph is not None:
+                self.verify()
         if self.graph is not None:
             self.graph.replay()
         else:
@@ -96,26 +110,22 @@ class WholeStep:
         """Write the step's inputs into the static tensors: the epoch's plan, the offset."""
         epoch, i = divmod(step, self.loader.steps_per_epoch)
         if epoch != self.epoch:
-            plan = self.loader._epoch_plan(epoch)
+            plan = self.loader.epoch_plan(epoch)
             if self.plan is None:
                 self.plan = {k: v.clone() for k, v in plan.items()}
             else:
                 for k, v in plan.items():
                     self.plan[k].copy_(v)
+            if self.device.type == "cuda":  # read here, maybe on a sweep's side stream
+                for v in plan.values():
+                    v.record_stream(torch.cuda.current_stream(self.device))
             self.epoch = epoch
         self.start.fill_(i * self.size)
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The step's batch, exactly as :meth:`DeviceLoader.batch` makes it, but indexed by
         device tensors (a host slice would be frozen into the graph)."""
-        loader, plan = self.loader, self.plan
-        positions = self.start + self.offsets
-        idx = plan["order"][positions]
-        x = (loader.images[idx].float().div_(255) - loader.mean) / loader.std
-        if loader.augment:
-            x = crop_flip(x, plan["dx"][positions], plan["dy"][positions],
-                          plan["flip"][positions], loader.pad)
-        return loader._layout(x), loader.labels[idx]
+        return self.loader.gather(self.plan, self.start + self.offsets)
 
     def body(self) -> None:
         """The whole step on the device: batch, forward, loss, backward, SGD, metric sums."""
@@ -131,18 +141,35 @@ class WholeStep:
             warm_up(self.body, self.device)
             restore(self.run, saved)
             self.run.optimizer.zero_grad(set_to_none=True)  # grads come from the graph's pool
-            graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
-                self.body()
-            return graph
+            return capture_graph(self.body, self.device)
         except Exception as error:  # noqa: BLE001 - any failure: fall back to eager
-            restore(self.run, saved)
-            self.run.optimizer.zero_grad(set_to_none=True)
-            self.eager = True
-            first = (str(error).strip().splitlines() or [""])[0][:120]
-            print(f"reslab: {self.run.label}: whole-step CUDA graph capture failed "
-                  f"({type(error).__name__}: {first}); training eagerly")
+            self.fall_back(f"capture failed ({type(error).__name__}: {_first_line(error)})",
+                           saved)
             return None
+
+    def verify(self) -> None:
+        """The first graph on a device: one replay against one eager step from the same
+        state; on disagreement, train eagerly from here on (every run on the device)."""
+        key = str(self.device)
+        if key in AGREES:
+            return
+        difference = disagreement(self.run, self.graph.replay, self.body)
+        AGREES[key] = difference is None
+        if difference is not None:
+            self.graph = None
+            self.fall_back(f"disagrees with the eager step ({difference})")
+
+    def fall_back(self, why: str, saved: dict[str, Any] | None = None) -> None:
+        """Put the run back as ``saved`` (if given), say ``why`` in one line, train eagerly."""
+        if saved is not None:
+            restore(self.run, saved)
+        self.run.optimizer.zero_grad(set_to_none=True)
+        self.eager = True
+        print(f"reslab: {self.run.label}: whole-step CUDA graph {why}; training eagerly")
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [""])[0][:120]
 
 
 def warm_up(body: Callable[[], None], device: torch.device, steps: int = WARMUP_STEPS) -> None:
@@ -157,7 +184,62 @@ def warm_up(body: Callable[[], None], device: torch.device, steps: int = WARMUP_
     main.wait_stream(side)
 
 
-def _device_learning_rates(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
+def capture_graph(body: Callable[[], None], device: torch.device) -> Any:
+    """``body`` captured as a ``torch.cuda.CUDAGraph`` with a private memory pool.
+
+    What ``torch.cuda.graph`` does, written out so that the capture stream is left whatever
+    happens: if ``capture_end`` raises (an invalid capture), the context manager would leave
+    its capture stream current for the rest of the process, and the eager fallback would run
+    on it.
+    """
+    torch.cuda.synchronize(device)
+    main = torch.cuda.current_stream(device)
+    stream = torch.cuda.Stream(device)
+    stream.wait_stream(main)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.stream(stream):  # exits, and restores the current stream, on any error
+        graph.capture_begin()
+        try:
+            body()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                graph.capture_end()
+            raise
+        graph.capture_end()
+    main.wait_stream(stream)
+    return graph
+
+
+def disagreement(run: Run, replay: Callable[[], None], eager: Callable[[], None],
+                 tolerance: float = TOLERANCE) -> str | None:
+    """Run one step both ways from the same state; the largest difference when it exceeds
+    ``tolerance`` ("model.fc.weight: 3.1e-02 (tolerance 1e-03)"), else ``None``.
+
+    The run is put back as it was after each. Not bitwise: the graph's learning rate is a
+    float32 device tensor and eager SGD's a Python float (about 1e-8 relative), and some
+    cuDNN backward kernels sum in a different order each time.
+    """
+    saved = snapshot(run)
+    results = []
+    for step in (replay, eager):
+        step()
+        results.append({k: t.detach().float().clone() for k, t in run.step_tensors().items()})
+        restore(run, saved)
+    worst, name = max((_relative(results[0][k], results[1][k]), k) for k in results[1])
+    if worst <= tolerance:
+        return None
+    return f"{name}: {worst:.1e} (tolerance {tolerance:.0e})"
+
+
+def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    """``max|a - b| / max|b|`` (the denominator at least 1e-6; NaN counts as infinite)."""
+    if a.numel() == 0:
+        return 0.0
+    value = ((a - b).abs().max() / b.abs().max().clamp(min=1e-6)).item()
+    return value if value == value else float("inf")
+
+
+def device_learning_rates(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
     """Learning rates as device tensors, written in place each step (fused SGD reads them)."""
     for group in optimizer.param_groups:
         lr = group["lr"]
@@ -167,12 +249,13 @@ def _device_learning_rates(optimizer: torch.optim.Optimizer, device: torch.devic
 
 def snapshot(run: Run) -> dict[str, Any]:
     """Copies of everything a training step changes: weights, buffers, momentum, metric sums,
-    RNG states (what :func:`restore` puts back)."""
+    the device step counter and the finiteness watch, RNG states (what :func:`restore` puts
+    back)."""
     momentum = [run.optimizer.state.get(p, {}).get("momentum_buffer")
                 for p in run.model.parameters()]
-    return {"tensors": [t.detach().clone() for t in _changing_tensors(run)],
+    return {"tensors": {k: t.detach().clone() for k, t in run.step_tensors().items()},
             "momentum": [None if m is None else m.clone() for m in momentum],
-            "rng": _rng_states(run.device)}
+            "rng": rng_states(run.device)}
 
 
 def restore(run: Run, saved: dict[str, Any]) -> None:
@@ -182,30 +265,25 @@ def restore(run: Run, saved: dict[str, Any]) -> None:
     the same as its later rule ``buf = momentum * buf + grad``.
     """
     with torch.no_grad():
-        for tensor, copy in zip(_changing_tensors(run), saved["tensors"]):
-            tensor.copy_(copy)
+        for name, tensor in run.step_tensors().items():
+            tensor.copy_(saved["tensors"][name])
         for p, copy in zip(run.model.parameters(), saved["momentum"]):
             buf = run.optimizer.state.get(p, {}).get("momentum_buffer")
             if buf is not None:
                 buf.copy_(copy) if copy is not None else buf.zero_()
-    _set_rng_states(run.device, saved["rng"])
+    set_rng_states(run.device, saved["rng"])
 
 
-def _changing_tensors(run: Run) -> Iterator[torch.Tensor]:
-    yield from run.model.parameters()
-    yield from run.model.buffers()
-    yield from (run._loss, run._errors, run._window_errors)
-
-
-def _rng_states(device: torch.device) -> dict[str, torch.Tensor]:
+def rng_states(device: torch.device) -> dict[str, torch.Tensor]:
+    """The CPU generator's state, and the device's when it is a GPU."""
     states = {"cpu": torch.get_rng_state()}
     if device.type == "cuda":
         states["cuda"] = torch.cuda.get_rng_state(device)
     return states
 
 
-def _set_rng_states(device: torch.device, states: dict[str, torch.Tensor]) -> None:
+def set_rng_states(device: torch.device, states: dict[str, torch.Tensor]) -> None:
+    """Put back :func:`rng_states`."""
     torch.set_rng_state(states["cpu"])
     if "cuda" in states:
         torch.cuda.set_rng_state(states["cuda"], device)
-

@@ -22,6 +22,11 @@ class FiniteWatch:
     def __init__(self, device: torch.device) -> None:
         self._first_bad = torch.full((), NEVER, dtype=torch.long, device=device)
 
+    @property
+    def tensor(self) -> torch.Tensor:
+        """The device tensor holding the first bad step (``NEVER`` while there is none)."""
+        return self._first_bad
+
     def observe(self, loss: torch.Tensor, step: int) -> None:
         """Note ``step`` if ``loss`` is not finite (asynchronous: nothing is read back)."""
         here = torch.where(torch.isfinite(loss.detach()).all(), NEVER, step)

@@ -43,7 +43,7 @@ from reslab.determinism import deterministic
 from reslab.history import History
 from reslab.models import build_model
 from reslab.precision import autocast, autocast_dtype
-from reslab.trainer import (TrainConfig, _device_name, _folder, _loader, _progress, config_from,
+from reslab.trainer import (TrainConfig, device_name, run_folder, make_loader, progress_bar, config_from,
                             lr_at, pick_device, prepare_data)
 
 
@@ -61,7 +61,10 @@ class SeedBatch:
         self.params, self.buffers = stack_module_state(models)
         self.template = copy.deepcopy(models[0]).to("meta")  # the architecture, no storage
         self.momentum: dict[str, torch.Tensor] = {}
-        self.loaders = [_loader(c, data, device, distributed.Process(), False) for c in configs]
+        self._lrs: torch.Tensor | None = None      # per-seed learning rates, on the device
+        self._lrs_host: list[float] | None = None  # what they hold, to copy only on change
+        self._lr_views: list[torch.Tensor] = []
+        self.loaders = [make_loader(c, data, device, distributed.Process(), False) for c in configs]
         dtype = autocast_dtype(device, self.base.amp)
         self.amp_dtype = None if dtype is torch.float16 else dtype  # no gradient scaler here
         self.step = 0
@@ -81,7 +84,7 @@ class SeedBatch:
         return History(f"{config.model}-seed{config.seed}", json.loads(json.dumps(
             asdict(config))), meta={
             "dataset": data.name, "dataset_note": data.note, "eval_split": data.eval_split,
-            "device": _device_name(self.device), "torch": torch.__version__,
+            "device": device_name(self.device), "torch": torch.__version__,
             "precision": str(self.amp_dtype or torch.float32).replace("torch.", ""),
             "deviations": deviations(config), "world_size": 1,
             "trained_together": len(self.configs), "folder": None})
@@ -125,19 +128,40 @@ class SeedBatch:
     @torch.no_grad()
     def _update(self, grads: Sequence[torch.Tensor]) -> None:
         """SGD with momentum and weight decay, as ``torch.optim.SGD`` (dampening 0), with a
-        learning rate per seed: ``buf = m * buf + (g + wd * w)``; ``w -= lr_k * buf``."""
+        learning rate per seed: ``buf = m * buf + (g + wd * w)``; ``w -= lr_k * buf``.
+
+        A handful of ``torch._foreach_*`` calls for all parameters (as ``torch.optim`` does),
+        not several operators per parameter from Python; the per-seed learning rates live in
+        a device tensor that is written only when one of them changes.
+        """
         c = self.base
         self.last_lrs = [lr_at(cfg, self.step, warm)
                          for cfg, warm in zip(self.configs, self.warming)]
-        lrs = torch.tensor(self.last_lrs, device=self.device)
-        for (name, w), g in zip(self.params.items(), grads):
-            d_p = g.add(w, alpha=c.weight_decay)
-            buf = self.momentum.get(name)
-            if buf is None:
-                buf = self.momentum[name] = d_p.clone()
+        lr_views = self._learning_rates(self.last_lrs)
+        params = list(self.params.values())
+        d_p = torch._foreach_add(list(grads), params, alpha=c.weight_decay)
+        if not self.momentum:
+            self.momentum = {name: t.clone() for name, t in zip(self.params, d_p)}
+        else:
+            bufs = list(self.momentum.values())
+            torch._foreach_mul_(bufs, c.momentum)
+            torch._foreach_add_(bufs, d_p)
+        torch._foreach_addcmul_(params, list(self.momentum.values()), lr_views, value=-1)
+
+    def _learning_rates(self, lrs: list[float]) -> list[torch.Tensor]:
+        """The seeds' learning rates as one device tensor, viewed to broadcast against each
+        parameter; copied to the device only when they change (at a milestone, a ramp step
+        or the end of the warm-up), so a constant-lr step makes no host-to-device copy."""
+        if self._lrs_host != lrs:
+            values = torch.tensor(lrs, dtype=torch.float32)
+            if self._lrs is None:
+                self._lrs = values.to(self.device)
+                self._lr_views = [self._lrs.view(-1, *[1] * (w.dim() - 1))
+                                  for w in self.params.values()]
             else:
-                buf.mul_(c.momentum).add_(d_p)
-            w.addcmul_(buf, lrs.view(-1, *[1] * (w.dim() - 1)), value=-1)
+                self._lrs.copy_(values, non_blocking=True)
+            self._lrs_host = list(lrs)
+        return self._lr_views
 
     def _check_warmup(self, n: int) -> None:
         """He et al.'s 110-layer rule per seed (see :meth:`reslab.trainer.Run._check_warmup`)."""
@@ -248,7 +272,7 @@ def train_seeds(model: str = "resnet20", seeds: Sequence[int] = (0, 1, 2, 3, 4),
     with deterministic(configs[0].deterministic, device):
         data = data if data is not None else prepare_data(configs[0])
         label = f"{model}-seeds{'-'.join(str(s) for s in seeds)}"
-        batch = SeedBatch(configs, data, device, _folder(out, configs[0], label))
+        batch = SeedBatch(configs, data, device, run_folder(out, configs[0], label))
         if resume and batch.resume():
             print(f"reslab: resuming {len(seeds)} seeds at step {batch.step:,}")
         _train(batch, data.eval_images.to(device), data.eval_labels.to(device), progress)
@@ -260,7 +284,7 @@ def _train(batch: SeedBatch, images: torch.Tensor, labels: torch.Tensor,
     base = batch.base
     every = base.eval_every or batch.loaders[0].steps_per_epoch
     desc = f"{base.model} x {len(batch.configs)} seeds"
-    with _progress(base.iterations, desc, progress) as bar:
+    with progress_bar(base.iterations, desc, progress) as bar:
         bar.update(batch.step)
         while batch.step < base.iterations:
             batch.train_step()

@@ -8,12 +8,19 @@ failed.
 
 On a CPU the checks are tiny (a 8-layer net of 4-8 channels, seconds in all): environment,
 resume after a stop, activation checkpointing, sweep vs solo, seeds trained together, and the
-operators a step issues. On CUDA (about 5 minutes on an H100) the same run ResNet-20 sized, and
-the CUDA-only checks join: compile, compile with checkpointing, bf16 vs fp32 loss curves over
-200 steps, whole-step graph vs eager, steps/s of eager, graphed and compiled ResNet-20/56/110,
-kernels per step, the peak memory of ResNet-1202 at batch 128 with and without activation
-checkpointing, and five seeds trained together vs one run. A check that would start after the
-time budget is skipped, and says so.
+operators a step issues. On CUDA the same run ResNet-20 sized, and the CUDA-only checks join:
+whole-step graph vs eager, a graphed sweep on side streams vs solo runs, the graph's own
+check against the eager step, a failed capture leaving no capture stream behind, a
+deterministic run after earlier GPU work, bf16 vs fp32 loss curves over 200 steps, kernels
+per step, steps/s of eager and graphed ResNet-20/56/110, a sweep on one stream vs side
+streams, the peak memory of ResNet-1202 at batch 128 with and without activation
+checkpointing, five seeds trained together vs one run, and compile (ResNet-20 only), with and
+without checkpointing. How long that takes on a GPU has not been measured yet.
+
+The time budget bounds the whole selftest: every check carries an estimate of its seconds on
+a GPU, and one whose estimate does not fit in the time left is skipped, and says so. The report
+is rewritten (and every line flushed) after each check, so a selftest that is killed keeps
+what it had checked.
 """
 from __future__ import annotations
 
@@ -37,11 +44,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from reslab import distributed, fastpath
 from reslab.data import ImageDataset, SHAPES10_CLASSES, make_shapes10
-from reslab.determinism import deterministic, fix_cublas_workspace
+from reslab.determinism import cudnn_autotune, deterministic, fix_cublas_workspace
 from reslab.paths import REPO_DIR
 from reslab.precision import autocast_dtype
-from reslab.trainer import (Run, TrainConfig, _loader, _side_streams, _train_all, config_from,
-                            fit, pick_device)
+from reslab.trainer import (Run, TrainConfig, config_from, fit, join_streams, make_loader,
+                            pick_device, side_streams, train_all)
 
 
 @dataclass
@@ -97,21 +104,29 @@ def build_runs(configs: Sequence[TrainConfig], data: ImageDataset) -> tuple[list
     shared loader."""
     device = pick_device(configs[0].device)
     runs = [Run(f"{c.model}-{i}", c, data, device, None) for i, c in enumerate(configs)]
-    loader = _loader(configs[0], data, device, distributed.Process(), runs[0].channels_last)
+    loader = make_loader(configs[0], data, device, distributed.Process(), runs[0].channels_last)
     fastpath.attach(runs, loader)
     return runs, loader
 
 
-def train_steps(runs: Sequence[Run], loader: Any, steps: int, period: int = 0) -> list[list]:
-    """Train ``steps`` steps; every ``period`` steps, each run's mean training loss so far."""
-    streams = _side_streams(runs, runs[0].device)
+def train_steps(runs: Sequence[Run], loader: Any, steps: int, period: int = 0,
+                streams: list | None | str = "auto") -> list[list]:
+    """Train ``steps`` steps; every ``period`` steps, each run's mean training loss so far.
+
+    ``streams``: "auto" gives a sweep the trainer's side streams on CUDA; None, one stream.
+    The default stream waits for every side stream before anything is read (and at the end),
+    so weights read afterwards are the trained ones.
+    """
+    streams = side_streams(runs, runs[0].device) if streams == "auto" else streams
     curves: list[list[float]] = [[] for _ in runs]
     for s in range(runs[0].step, runs[0].step + steps):
-        _train_all(runs, s, loader, streams)
+        train_all(runs, s, loader, streams)
         if period and (s + 1) % period == 0:
+            join_streams(streams, runs[0].device)
             for run, curve in zip(runs, curves):
-                curve.append(run._loss.item() / run._seen)
-                run._reset_metrics()
+                curve.append(run.period_loss())
+                run.reset_metrics()
+    join_streams(streams, runs[0].device)
     return curves
 
 
@@ -251,7 +266,9 @@ def check_operators(ctx: Context) -> Result:
 
 
 def check_graph(ctx: Context) -> Result:
-    """The whole-step CUDA graph trains as the eager step does (deterministic kernels)."""
+    """The whole-step CUDA graph trains as the eager step does, with deterministic kernels,
+    to within 1e-3: never bitwise, since the graph's learning rate is a float32 device tensor
+    and eager SGD's a Python float (about 1e-8 relative a step)."""
     curves, finals = [], []
     for graphed in (True, False):
         config = ctx.config(cuda_graph=graphed, deterministic=True)
@@ -262,12 +279,112 @@ def check_graph(ctx: Context) -> Result:
             curves.append(train_steps([run], loader, 100, period=20)[0])
         finals.append(weights(run))
         if graphed and run.whole_step.graph is None:
-            return Result("graphed vs eager", "FAIL", "capture failed (see the notice above)")
+            return Result("graphed vs eager", "FAIL", "no graph replayed (see the notice above)")
     difference = largest_difference([torch.tensor(curves[0])], [torch.tensor(curves[1])])
-    status, detail = verdict(difference, 1e-3, "100 steps, loss every 20")
+    status, detail = verdict(difference, 1e-3, "100 steps, loss every 20, not bitwise by "
+                             "design (float32 vs float64 lr)")
     values = {"graphed": curves[0], "eager": curves[1],
               "weights_difference": largest_difference(finals[0], finals[1])}
     return Result("graphed vs eager", status, detail, values)
+
+
+def check_graph_sweep(ctx: Context) -> Result:
+    """Two graphed nets of a sweep, replaying on their own side streams (each graph has a
+    private pool), train as each would alone, and how much the side streams save."""
+    alone = _trained_weights(ctx, cuda_graph=True)
+    runs, loader = build_runs([ctx.config(cuda_graph=True)] * 2, ctx.data)
+    train_steps(runs, loader, 6)
+    if any(r.whole_step is None or r.whole_step.graph is None for r in runs):
+        return Result("sweep of graphs vs solo", "FAIL", "a net of the sweep replayed no graph")
+    difference = max(largest_difference(weights(r), alone) for r in runs)
+    status, detail = verdict(difference, 1e-3, "2 graphed nets on side streams vs solo, 6 steps")
+    rates = {}
+    with cudnn_autotune(True, ctx.device):
+        runs, loader = build_runs([ctx.config(cuda_graph=True, iterations=64_000)] * 4, ctx.data)
+        train_steps(runs, loader, 5)
+        for name, streams in (("one stream", None), ("side streams", "auto")):
+            start = time.perf_counter()
+            train_steps(runs, loader, 50, streams=streams)
+            synchronize(ctx.device)
+            rates[name] = 50 / (time.perf_counter() - start)
+    detail += (f"; 4 graphed ResNet-20s: {rates['one stream']:,.0f} sweep steps/s on one "
+               f"stream, {rates['side streams']:,.0f} on side streams")
+    return Result("sweep of graphs vs solo", status, detail, {"steps_per_s": rates})
+
+
+def check_graph_self_check(ctx: Context) -> Result:
+    """The trainer's own check of its first graph on a device: a replay agrees with the eager
+    step, and a replay with an injected error (the last bias nudged) is caught."""
+    (run,), loader = build_runs([ctx.config(cuda_graph=True)], ctx.data)
+    train_steps([run], loader, 2)
+    step = run.whole_step
+    if step is None or step.graph is None:
+        return Result("graph self-check", "FAIL", "no graph replayed (see the notice above)")
+    agrees = fastpath.disagreement(run, step.graph.replay, step.body)
+    last = [p for p in run.model.parameters()][-1]
+
+    def corrupted() -> None:
+        step.graph.replay()
+        with torch.no_grad():
+            last.add_(0.5)
+
+    caught = fastpath.disagreement(run, corrupted, step.body)
+    ok = agrees is None and caught is not None and fastpath.AGREES.get(str(ctx.device))
+    detail = (f"replay vs eager: {agrees or 'within tolerance'}; injected error: "
+              f"{caught or 'NOT caught'}; the trainer's check on this device: "
+              f"{fastpath.AGREES.get(str(ctx.device))}")
+    return Result("graph self-check", "PASS" if ok else "FAIL", detail)
+
+
+def check_capture_failure(ctx: Context) -> Result:
+    """A capture whose ``capture_end`` raises leaves the default stream current, and the run
+    trains eagerly on it."""
+    real = torch.cuda.CUDAGraph
+
+    class CaptureEndFails(real):
+        def capture_end(self) -> None:
+            super().capture_end()
+            raise RuntimeError("injected capture_end failure")
+
+    torch.cuda.CUDAGraph = CaptureEndFails
+    try:
+        (run,), loader = build_runs([ctx.config(cuda_graph=True)], ctx.data)
+        train_steps([run], loader, 3)
+    finally:
+        torch.cuda.CUDAGraph = real
+    current, default = (torch.cuda.current_stream(ctx.device),
+                        torch.cuda.default_stream(ctx.device))
+    ok = current == default and run.whole_step is not None and run.whole_step.eager
+    detail = ("the default stream is current after the failed capture; trained eagerly" if ok
+              else f"current stream {current} is not the default stream {default}")
+    return Result("failed capture leaves no capture stream", "PASS" if ok else "FAIL", detail)
+
+
+DETERMINISTIC_AFTER_GPU_WORK = """
+import reslab, torch
+from reslab.selftest import shapes10
+from reslab.trainer import config_from, fit
+a = torch.randn(256, 256, device="cuda"); (a @ a).sum().item()   # a notebook's earlier cell
+data = shapes10(512, 128)
+config = config_from("smoke", model="resnet20", train_subset=None, test_subset=None,
+                     iterations=6, eval_every=6, deterministic=True, device="cuda")
+losses = [fit([config], ["d"], [None], data, progress=False)[0].last("train_loss")
+          for _ in range(2)]
+print("bitwise" if losses[0] == losses[1] else f"differ {losses}")
+"""
+
+
+def check_deterministic_after_gpu_work(ctx: Context) -> Result:
+    """In a fresh process: GPU matrix work first (as a notebook's earlier cells), then two
+    deterministic runs, which must not raise and must agree bitwise."""
+    import subprocess
+    env = {k: v for k, v in os.environ.items() if k != "CUBLAS_WORKSPACE_CONFIG"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_DIR), env.get("PYTHONPATH", "")])
+    done = subprocess.run([sys.executable, "-c", DETERMINISTIC_AFTER_GPU_WORK], env=env,
+                          capture_output=True, text=True, timeout=max(ctx.time_left(), 1))
+    last = (done.stdout.strip().splitlines() or done.stderr.strip().splitlines() or [""])[-1]
+    ok = done.returncode == 0 and last == "bitwise"
+    return Result("deterministic run after GPU work", "PASS" if ok else "FAIL", last[:200])
 
 
 def check_bf16(ctx: Context) -> Result:
@@ -321,19 +438,21 @@ def check_compile_checkpointing(ctx: Context) -> Result:
 def steps_per_s(ctx: Context, config: TrainConfig, steps: int = 100) -> tuple[float, bool]:
     """Training steps per second after a warm-up (compilation and capture not counted), and
     whether the steps replayed a whole-step graph."""
-    (run,), loader = build_runs([config], ctx.data)
-    train_steps([run], loader, 5)
-    synchronize(ctx.device)
-    start = time.perf_counter()
-    train_steps([run], loader, steps)
-    synchronize(ctx.device)
+    with cudnn_autotune(not config.deterministic, ctx.device):  # as fit() trains
+        (run,), loader = build_runs([config], ctx.data)
+        train_steps([run], loader, 5)
+        synchronize(ctx.device)
+        start = time.perf_counter()
+        train_steps([run], loader, steps)
+        synchronize(ctx.device)
     graphed = run.whole_step is not None and run.whole_step.graph is not None
     return steps / (time.perf_counter() - start), graphed
 
 
-def _check_speed(ctx: Context, modes: dict[str, dict]) -> Result:
+def _check_speed(ctx: Context, modes: dict[str, dict],
+                 names: Sequence[str] = ("resnet20", "resnet56", "resnet110")) -> Result:
     values: dict[str, float] = {}
-    for name in ("resnet20", "resnet56", "resnet110"):
+    for name in names:
         for mode, overrides in modes.items():
             if ctx.time_left() < 30:
                 break
@@ -351,7 +470,8 @@ def check_speed_eager_graphed(ctx: Context) -> Result:
 
 
 def check_speed_compiled(ctx: Context) -> Result:
-    return _check_speed(ctx, {"compiled": {"compile": True, "cuda_graph": False}})
+    return _check_speed(ctx, {"compiled": {"compile": True, "cuda_graph": False}},
+                        names=("resnet20",))  # one compile: minutes are few on a lent GPU
 
 
 def check_seeds_speed(ctx: Context) -> Result:
@@ -415,27 +535,39 @@ def check_memory(ctx: Context) -> Result:
 
 @dataclass(frozen=True)
 class Check:
+    """A check, whether it needs CUDA, and its estimated seconds on a GPU (the time budget
+    skips a check whose estimate does not fit in the time left)."""
+
     name: str
     run: Callable[[Context], Result]
     needs_cuda: bool = False
+    gpu_seconds: float = 5.0
 
 
-CHECKS = (
-    Check("environment", check_environment),
-    Check("resume after a stop", check_resume),
+CHECKS = (  # correctness first, then measurements, compiles last (they cost the most)
+    Check("environment", check_environment, gpu_seconds=2),
+    Check("resume after a stop", check_resume, gpu_seconds=10),
     Check("activation checkpointing", check_checkpointing),
     Check("sweep vs solo", check_sweep),
-    Check("seeds together vs solo", check_seeds),
-    Check("operators per step", check_operators),
-    Check("graphed vs eager", check_graph, needs_cuda=True),
-    Check("bf16 vs fp32, 200 steps", check_bf16, needs_cuda=True),
-    Check("kernels per step", check_kernels, needs_cuda=True),
-    Check("steps/s eager and graphed", check_speed_eager_graphed, needs_cuda=True),
-    Check("ResNet-1202 peak memory, batch 128", check_memory, needs_cuda=True),
-    Check("steps/s seeds together", check_seeds_speed, needs_cuda=True),
-    Check("compile", check_compile, needs_cuda=True),
-    Check("compile with checkpointing", check_compile_checkpointing, needs_cuda=True),
-    Check("steps/s compiled", check_speed_compiled, needs_cuda=True),
+    Check("seeds together vs solo", check_seeds, gpu_seconds=8),
+    Check("operators per step", check_operators, gpu_seconds=8),
+    Check("graphed vs eager", check_graph, needs_cuda=True, gpu_seconds=15),
+    Check("sweep of graphs vs solo", check_graph_sweep, needs_cuda=True, gpu_seconds=20),
+    Check("graph self-check", check_graph_self_check, needs_cuda=True, gpu_seconds=10),
+    Check("failed capture leaves no capture stream", check_capture_failure, needs_cuda=True,
+          gpu_seconds=8),
+    Check("deterministic run after GPU work", check_deterministic_after_gpu_work,
+          needs_cuda=True, gpu_seconds=40),
+    Check("bf16 vs fp32, 200 steps", check_bf16, needs_cuda=True, gpu_seconds=15),
+    Check("kernels per step", check_kernels, needs_cuda=True, gpu_seconds=15),
+    Check("steps/s eager and graphed", check_speed_eager_graphed, needs_cuda=True,
+          gpu_seconds=40),
+    Check("ResNet-1202 peak memory, batch 128", check_memory, needs_cuda=True, gpu_seconds=15),
+    Check("steps/s seeds together", check_seeds_speed, needs_cuda=True, gpu_seconds=15),
+    Check("compile", check_compile, needs_cuda=True, gpu_seconds=60),
+    Check("compile with checkpointing", check_compile_checkpointing, needs_cuda=True,
+          gpu_seconds=70),
+    Check("steps/s compiled", check_speed_compiled, needs_cuda=True, gpu_seconds=40),
 )
 
 
@@ -445,7 +577,7 @@ def run_check(check: Check, ctx: Context) -> Result:
     """One check, timed; an exception is a FAIL that names it."""
     if check.needs_cuda and not ctx.cuda:
         return Result(check.name, "SKIP (needs CUDA)")
-    if ctx.time_left() <= 0:
+    if ctx.time_left() <= 0 or (ctx.cuda and ctx.time_left() < check.gpu_seconds):
         return Result(check.name, "SKIP (time budget)")
     start = time.perf_counter()
     try:
@@ -480,37 +612,47 @@ def default_out(device: torch.device) -> Path:
     return root / "benchmarks" / "results" / f"selftest-{device_tag(device)}.json"
 
 
-def write_report(results: Sequence[Result], device: torch.device, out: Path) -> None:
+def write_report(results: Sequence[Result], device: torch.device, out: Path,
+                 complete: bool = True) -> None:
+    """The report as JSON (atomically: a reader never sees half a file); ``complete`` is
+    False while checks are still to come."""
     argv = sys.argv[2:] if sys.argv[1:2] == ["selftest"] else []
     record = {"command": shlex.join(["python", "-m", "reslab", "selftest", *argv]),
               "date": datetime.date.today().isoformat(), "device": device_name(device),
               "torch": torch.__version__, "cuda": torch.version.cuda,
-              "python": platform.python_version(),
+              "python": platform.python_version(), "complete": complete,
               "checks": [r.__dict__ for r in results]}
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=1) + "\n")
+    partial = out.with_name(out.name + ".part")
+    partial.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(partial, out)
 
 
 def run_selftest(device: str = "auto", out: str | Path | None = None,
                  budget_seconds: float = 300, checks: Sequence[Check] = CHECKS,
                  print_=print) -> int:
-    """Run ``checks``, print one line each, write the JSON report; 1 if any failed, else 0."""
+    """Run ``checks`` within ``budget_seconds``, print one line each (flushed) and rewrite the
+    JSON report after each; 1 if any failed, else 0."""
     chosen = pick_device(device)
     if chosen.type == "cuda":
         fix_cublas_workspace()  # before any matrix product: some checks are deterministic
     ctx = Context(chosen, time.perf_counter() + budget_seconds)
     ctx.data = shapes10(5_120, 1_000) if ctx.cuda else shapes10(256, 64)
-    print_(f"reslab selftest on {device_name(chosen)}, torch {torch.__version__}")
+
+    def say(line: str) -> None:  # flushed: a killed selftest keeps the lines it printed
+        print_(line)
+        sys.stdout.flush()
+
+    say(f"reslab selftest on {device_name(chosen)}, torch {torch.__version__}")
+    path = Path(out) if out else default_out(chosen)
     results = []
     for check in checks:
         results.append(run_check(check, ctx))
-        print_(results[-1].line())
-    path = Path(out) if out else default_out(chosen)
-    write_report(results, chosen, path)
+        say(results[-1].line())
+        write_report(results, chosen, path, complete=len(results) == len(checks))
     failed = [r.name for r in results if r.status == "FAIL"]
     skipped = [r.name for r in results if r.status == "SKIP (needs CUDA)"]
     if skipped:
-        print_(f"needs CUDA (not checked here): {', '.join(skipped)}")
-    print_(f"{len(failed)} failed; report in {path}")
+        say(f"needs CUDA (not checked here): {', '.join(skipped)}")
+    say(f"{len(failed)} failed; report in {path}")
     return 1 if failed else 0
-

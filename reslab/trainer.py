@@ -31,7 +31,7 @@ from reslab.checkpoint import describe_last_good, load_latest, save_checkpoint
 from reslab.compilation import compiled, uses_cuda_graphs
 from reslab.data import DeviceLoader, ImageDataset, eval_batches, load_dataset
 from reslab.data.loader import normalisation_stats
-from reslab.determinism import deterministic, deterministic_pooling
+from reslab.determinism import cudnn_autotune, deterministic, deterministic_pooling
 from reslab.finite import FiniteWatch, first_nonfinite_state
 from reslab.history import History
 from reslab.models import build_model
@@ -195,7 +195,7 @@ class Run:
             config.warmup == "auto" and getattr(self.model, "depth", 0) >= 110)
         self.history = History(label, json.loads(json.dumps(asdict(config))), meta={
             "dataset": data.name, "dataset_note": data.note, "eval_split": data.eval_split,
-            "device": _device_name(device), "torch": str(torch.__version__),
+            "device": device_name(device), "torch": str(torch.__version__),
             "precision": str(self.amp_dtype or torch.float32).replace("torch.", ""),
             "deviations": deviations(config),
             "world_size": process.world_size, "folder": str(folder) if folder else None})
@@ -206,19 +206,43 @@ class Run:
         self._watch = FiniteWatch(device)  # the first non-finite loss, kept on the device
         self._in_train_mode = False        # model.train() is called only when this changes
         self._step_t = torch.zeros((), dtype=torch.long, device=device)  # the step, on device
-        self._reset_metrics()
+        self.reset_metrics()
 
-    def _reset_metrics(self) -> None:
+    def reset_metrics(self) -> None:
+        """Start a new period: zero the training sums (in place) and restart its clock."""
         self._loss.zero_()
         self._errors.zero_()
         self._seen = 0
         self._period_start = time.perf_counter()
+
+    def period_loss(self) -> float:
+        """The mean training loss of the steps since the last :meth:`reset_metrics` (reads
+        the device once)."""
+        return self._loss.item() / max(self._seen, 1)
+
+    def step_tensors(self) -> dict[str, torch.Tensor]:
+        """Every device tensor a training step writes, besides the optimiser's state: weights,
+        buffers (BN statistics), the metric sums, the step counter on the device and the
+        finiteness watch. The whole-step graph saves and restores these around its warm-up,
+        and compares them between a replay and an eager step."""
+        tensors = {f"model.{n}": t for n, t in self.model.named_parameters()}
+        tensors.update({f"model.{n}": t for n, t in self.model.named_buffers()})
+        tensors.update({"train loss sum": self._loss, "training errors": self._errors,
+                        "warm-up window errors": self._window_errors,
+                        "step counter": self._step_t, "first non-finite step": self._watch.tensor})
+        return tensors
 
     @property
     def uses_cuda_graphs(self) -> bool:
         """Whether this run replays CUDA graphs (its whole step, or compiled in such a mode)."""
         return self.device.type == "cuda" and (
             self.whole_step is not None or uses_cuda_graphs(self.config.compile))
+
+    @property
+    def shares_graph_pool(self) -> bool:
+        """Whether this run's CUDA graphs come from torch.compile, whose graphs share one
+        memory pool per device (so they may not replay on separate streams)."""
+        return self.device.type == "cuda" and uses_cuda_graphs(self.config.compile)
 
     @property
     def trained_this_period(self) -> bool:
@@ -328,7 +352,7 @@ class Run:
         self.history.records.append(record)
         self.history.meta["wall_seconds"] = self.history.meta.get("wall_seconds", 0) + seconds
         self.save()
-        self._reset_metrics()
+        self.reset_metrics()
         return record
 
     def _check_finite(self, train_loss: float) -> None:
@@ -430,7 +454,7 @@ def load_trained(run: str | Path | History, device: str = "cpu") -> torch.nn.Mod
     return model.to(device).eval()
 
 
-def _device_name(device: torch.device) -> str:
+def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
@@ -439,7 +463,7 @@ def _device_name(device: torch.device) -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def _progress(total: int, desc: str, enabled: bool):
+def progress_bar(total: int, desc: str, enabled: bool):
     from tqdm.auto import tqdm
     return tqdm(total=total, desc=desc, disable=not enabled, dynamic_ncols=True)
 
@@ -453,7 +477,7 @@ def prepare_data(config: TrainConfig, verbose: bool = True) -> ImageDataset:
     return data
 
 
-def _loader(config: TrainConfig, data: ImageDataset, device: torch.device,
+def make_loader(config: TrainConfig, data: ImageDataset, device: torch.device,
             process: distributed.Process, channels_last: bool) -> DeviceLoader:
     mean, std = normalisation_stats(data.train_images, config.normalize)
     return DeviceLoader(data.train_images, data.train_labels, config.batch_size, device, mean,
@@ -476,7 +500,8 @@ def fit(configs: Sequence[TrainConfig], labels: Sequence[str], folders: Sequence
     _check_lockstep(configs)
     base, process = configs[0], distributed.current_process()
     device = pick_device(base.device, process.local_rank)
-    with deterministic(base.deterministic, device):  # before CUDA's first matrix product
+    with deterministic(base.deterministic, device), \
+            cudnn_autotune(not base.deterministic, device):  # chosen in warm-up, pre-capture
         distributed.init(process, device)
         data = data if data is not None else prepare_data(base, verbose=process.is_main)
         for config in configs:
@@ -488,11 +513,11 @@ def fit(configs: Sequence[TrainConfig], labels: Sequence[str], folders: Sequence
         if any(resumed) and process.is_main:
             print(f"reslab: resuming at step {min(r.step for r in runs):,} of "
                   f"{base.iterations:,} from {folders[0]}")
-        loader = _loader(base, data, device, process, runs[0].channels_last)
+        loader = make_loader(base, data, device, process, runs[0].channels_last)
         fastpath.attach(runs, loader, verbose=process.is_main)
         desc = labels[0] if len(runs) == 1 else f"sweep of {len(runs)}"
         _loop(runs, loader, _eval_share(data, process, device),
-              _progress(base.iterations, desc, progress and process.is_main),
+              progress_bar(base.iterations, desc, progress and process.is_main),
               on_eval if process.is_main else None)
     return [run.history for run in runs]
 
@@ -504,15 +529,15 @@ def _loop(runs: Sequence[Run], loader: DeviceLoader,
     base, device = runs[0].config, runs[0].device
     every = base.eval_every or loader.steps_per_epoch
     step = min(r.step for r in runs)
-    streams = _side_streams(runs, device)
+    streams = side_streams(runs, device)
     with bar:
         bar.update(step)
         while step < base.iterations:
             end = min(base.iterations, (step // every + 1) * every)
             for s in range(step, end):
-                _train_all(runs, s, loader, streams)
+                train_all(runs, s, loader, streams)
                 bar.update(1)
-            _join(streams, device)
+            join_streams(streams, device)
             for run in runs:
                 if run.trained_this_period:  # a resumed run may be a period ahead
                     record = run.end_period(*evaluation, loader)
@@ -522,45 +547,52 @@ def _loop(runs: Sequence[Run], loader: DeviceLoader,
             step = end
 
 
-def _side_streams(runs: Sequence[Run], device: torch.device) -> list | None:
+def side_streams(runs: Sequence[Run], device: torch.device) -> list | None:
     """One CUDA stream per model of a sweep, so that their kernels can overlap on the GPU.
 
-    None when any run replays CUDA graphs: graphs share a memory pool per device, and
-    replays launched on unordered side streams could overwrite each other's memory.
+    Whole-step graphs (:mod:`reslab.fastpath`) replay on these streams too: each is captured
+    without ``pool=``, so each has a private memory pool and no replay can overwrite another's
+    memory. None for a compiled net in a CUDA-graph mode ("reduce-overhead"): torch.compile's
+    graphs share one pool per device and must replay in order.
     """
-    if device.type != "cuda" or len(runs) < 2 or any(r.uses_cuda_graphs for r in runs):
+    if device.type != "cuda" or len(runs) < 2 or any(r.shares_graph_pool for r in runs):
         return None
     return [torch.cuda.Stream(device) for _ in runs]
 
 
-def _train_all(runs: Sequence[Run], step: int, loader: DeviceLoader,
-               streams: list | None) -> None:
+def train_all(runs: Sequence[Run], step: int, loader: DeviceLoader,
+              streams: list | None) -> None:
     """One step of every run that is at ``step``: a run with a whole-step graph replays it;
-    the others share one batch, each on its own stream when there are any."""
+    the others share one batch. Each run works on its own stream when there are any."""
+    if streams is not None:  # the epoch's plan on the default stream, before any side stream
+        loader.epoch_plan(step // loader.steps_per_epoch)
     batch = None
     for i, run in enumerate(runs):
         if run.step != step:
             continue
         if run.whole_step is not None:
-            run.whole_step(step)
+            _on_stream(run, streams and streams[i], lambda: run.whole_step(step))
             continue
         batch = batch or loader.batch(step)
-        if streams is None:
-            run.train_step(*batch)
-        else:
-            _train_on_stream(run, batch, streams[i])
+        _on_stream(run, streams and streams[i], lambda: run.train_step(*batch), batch)
 
 
-def _train_on_stream(run: Run, batch: tuple[torch.Tensor, torch.Tensor], stream) -> None:
-    """``run.train_step(*batch)`` launched on ``stream``, after the batch is ready."""
+def _on_stream(run: Run, stream: Any, work: Callable[[], None],
+               tensors: Sequence[torch.Tensor] = ()) -> None:
+    """``work()`` launched on ``stream`` (after the default stream's work so far), or on the
+    current stream when ``stream`` is None. ``tensors`` made on the default stream are kept
+    until ``stream`` is done with them."""
+    if stream is None:
+        work()
+        return
     stream.wait_stream(torch.cuda.current_stream(run.device))
     with torch.cuda.stream(stream):
-        for tensor in batch:
-            tensor.record_stream(stream)  # keep the batch's memory until this stream is done
-        run.train_step(*batch)
+        for tensor in tensors:
+            tensor.record_stream(stream)
+        work()
 
 
-def _join(streams: list | None, device: torch.device) -> None:
+def join_streams(streams: list | None, device: torch.device) -> None:
     """Make the default stream wait for every run's stream (before reading metrics)."""
     if streams:
         main = torch.cuda.current_stream(device)
@@ -598,7 +630,7 @@ def default_folder(config: TrainConfig, label: str) -> Path:
     return runs_dir() / f"{label}-{config.dataset}-{config.key()}"
 
 
-def _folder(out: str | Path | bool | None, config: TrainConfig, label: str) -> Path | None:
+def run_folder(out: str | Path | bool | None, config: TrainConfig, label: str) -> Path | None:
     if out is False:
         return None
     return Path(out) if out else default_folder(config, label)
@@ -629,7 +661,7 @@ def train(model: str = "resnet20", dataset: str = "auto", budget: Budget | str |
     if block is not None:
         data = data if data is not None else prepare_data(config, verbose=progress)
         config, prebuilt = _with_block(config, block, data)
-    folder = _folder(out, config, model)
+    folder = run_folder(out, config, model)
     return fit([config], [model], [folder], data, resume, progress, models=[prebuilt],
                on_eval=on_eval)[0]
 
@@ -659,7 +691,7 @@ def sweep(models: Sequence[str], dataset: str = "auto", budget: Budget | str | N
     configs = [config_from(budget, model=m.split(":")[0], dataset=dataset,
                            model_options=model_options.get(m, {}), **options) for m in models]
     labels = [m.replace(":", "-") for m in models]
-    folders = [_folder(Path(out) / lab if out else out, c, lab)
+    folders = [run_folder(Path(out) / lab if out else out, c, lab)
                for c, lab in zip(configs, labels)]
     histories = fit(configs, list(models), folders, data, resume, progress, on_eval=on_eval)
     return dict(zip(models, histories))

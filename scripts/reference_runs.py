@@ -4,7 +4,10 @@
 The notebooks draw these runs beside the reader's own (see ``reslab.results``). Training goes
 through ``reslab.sweep`` with checkpoints in ``runs/reference-<budget>/``, so a stopped job
 (e.g. a 10-minute GPU call) continues where it stopped when started again with the same
-arguments, and re-running a finished set only re-collects its histories.
+arguments, and re-running a finished set only re-collects its histories. ``--pause-after S``
+stops cleanly at the first evaluation after S seconds (a checkpoint has just been written)
+and stores the histories so far, marked ``"complete": false``. Fig. 7's responses are
+measured on the device that trained the nets, once the set is complete.
 
     python scripts/reference_runs.py degradation --budget medium --dataset cifar10-jpeg
     PYTHONPATH=. python scripts/reference_runs.py responses --budget full --dataset cifar10-jpeg
@@ -15,6 +18,7 @@ import argparse
 import json
 import shlex
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -33,6 +37,29 @@ TOPICS = {
 }
 
 
+class Paused(Exception):
+    """Raised at the first evaluation of the whole sweep after the time given."""
+
+
+def pause_after(seconds: float | None, last_label: str):
+    """An ``on_eval`` that stops the sweep once every net has been evaluated (and saved)
+    after ``seconds``; None: never."""
+    if seconds is None:
+        return None
+    deadline = time.perf_counter() + seconds
+
+    def on_eval(history) -> None:
+        if history.label == last_label and time.perf_counter() >= deadline:
+            raise Paused
+    return on_eval
+
+
+def collect(runs: Path, models: list[str]) -> dict[str, reslab.History]:
+    """The histories in ``runs/<label>/history.json`` (what a paused sweep had written)."""
+    return {m: reslab.History.load(runs / m / "history.json") for m in models
+            if (runs / m / "history.json").exists()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("topic", choices=sorted(TOPICS))
@@ -40,12 +67,23 @@ def main() -> None:
     parser.add_argument("--dataset", default="cifar10-jpeg")
     parser.add_argument("--models", nargs="+", help="override the topic's models")
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--runs", type=Path, help="checkpoints (default runs/reference-<budget>)")
+    parser.add_argument("--results", type=Path, default=ROOT / "results",
+                        help="where the set is stored (default results/)")
+    parser.add_argument("--pause-after", type=float, metavar="SECONDS",
+                        help="stop cleanly at the first evaluation after this many seconds")
     args = parser.parse_args()
     models = args.models or TOPICS[args.topic]
-    histories = reslab.sweep(models, dataset=args.dataset, budget=args.budget,
-                             out=ROOT / "runs" / f"reference-{args.budget}", compile=args.compile)
+    runs = args.runs or ROOT / "runs" / f"reference-{args.budget}"
+    try:
+        histories = reslab.sweep(models, dataset=args.dataset, budget=args.budget, out=runs,
+                                 compile=args.compile,
+                                 on_eval=pause_after(args.pause_after, models[-1]))
+        complete = True
+    except Paused:
+        histories, complete = collect(runs, models), False
     device = "gpu" if torch.cuda.is_available() else "cpu"
-    folder = ROOT / "results" / f"{device}-{args.budget}-{args.topic}"
+    folder = args.results / f"{device}-{args.budget}-{args.topic}"
     for label, history in histories.items():
         history.meta["folder"] = None  # a local path means nothing in the repository
         history.save(folder / label / "history.json")
@@ -55,19 +93,21 @@ def main() -> None:
             "dataset_note": first.meta["dataset_note"], "device": first.meta["device"],
             "torch": first.meta["torch"], "precision": first.meta.get("precision"),
             "deviations": first.meta.get("deviations", []), "models": models,
+            "complete": complete, "steps_done": {k: h.last("step") for k, h in
+                                                 histories.items()},
             "wall_seconds": {k: round(h.meta.get("wall_seconds", 0), 1)
                              for k, h in histories.items()}}
-    if args.topic in ("responses", "degradation"):  # Fig. 7, measured on the trained nets
+    if complete and args.topic in ("responses", "degradation"):  # Fig. 7, on the trained nets
         data = prepare_data(reslab.TrainConfig(**first.config), verbose=False)
-        images = data.normalised_eval(first.config["normalize"])
-        responses = {label: layer_responses(reslab.load_trained(
-            ROOT / "runs" / f"reference-{args.budget}" / label), images)
-            for label in histories}
+        on = "cuda" if torch.cuda.is_available() else "cpu"
+        images = data.normalised_eval(first.config["normalize"]).to(on)
+        responses = {label: layer_responses(reslab.load_trained(runs / label, device=on),
+                                            images) for label in histories}
         (folder / "responses.json").write_text(json.dumps(responses, indent=1) + "\n")
     (folder / "run.json").write_text(json.dumps(info, indent=1) + "\n")
     for h in histories.values():
         print(h.summary())
-    print(f"wrote {folder}")
+    print(f"wrote {folder}" + ("" if complete else " (paused: run again to continue)"))
 
 
 if __name__ == "__main__":

@@ -107,7 +107,7 @@ def test_activation_checkpointing_changes_memory_not_results_eager_and_compiled(
             torch.testing.assert_close(compiled[key], value, rtol=1e-4, atol=1e-5)
 
 
-# 3. CUDA graphs never replay on the side streams of a sweep ----------
+# 3. Only graphs with private pools replay on the side streams of a sweep ----------
 
 def test_cuda_graph_modes_are_known():
     assert compilation.uses_cuda_graphs("reduce-overhead")
@@ -116,17 +116,23 @@ def test_cuda_graph_modes_are_known():
         assert not compilation.uses_cuda_graphs(setting), setting
 
 
-def test_a_sweep_with_cuda_graphs_gets_no_side_streams(monkeypatch, shapes):
+def test_whole_step_graphs_get_side_streams_but_compiled_graphs_do_not(monkeypatch, shapes):
+    """Each whole-step graph has a private memory pool, so a sweep's graphs may replay on
+    their own streams (review defect 12); torch.compile's graphs share one pool and may not."""
     monkeypatch.setattr(torch.cuda, "Stream", lambda device: object())
     cuda = torch.device("cuda")
-    eager = [SimpleNamespace(uses_cuda_graphs=False) for _ in range(3)]
-    assert len(T._side_streams(eager, cuda)) == 3
-    graphed = eager[:2] + [SimpleNamespace(uses_cuda_graphs=True)]
-    assert T._side_streams(graphed, cuda) is None
+    eager = [SimpleNamespace(shares_graph_pool=False) for _ in range(3)]
+    assert len(T.side_streams(eager, cuda)) == 3
+    assert T.side_streams(eager, torch.device("cpu")) is None
+    whole_step = T.Run("tiny", _config(), shapes, torch.device("cpu"), None)
+    whole_step.device = cuda
+    whole_step.whole_step = object()  # as fastpath.attach leaves a run on a GPU
+    assert whole_step.uses_cuda_graphs and not whole_step.shares_graph_pool
+    assert len(T.side_streams(eager[:2] + [whole_step], cuda)) == 3
     run = T.Run("tiny", _config(compile="reduce-overhead"), shapes, torch.device("cpu"), None)
     run.device = cuda  # what the run would be on a GPU (compiling happens at the first call)
-    assert run.uses_cuda_graphs
-    assert T._side_streams(eager[:2] + [run], cuda) is None
+    assert run.uses_cuda_graphs and run.shares_graph_pool
+    assert T.side_streams(eager[:2] + [run], cuda) is None
 
 
 # 4. The ninth net compiled in one process is compiled too ----------
@@ -235,7 +241,7 @@ def test_images_are_counted_as_each_process_saw_them(monkeypatch, shapes):
     for _ in range(2):
         run.train_step(x, y)
     own_loss, own_errors = run._loss.item(), run._errors.item()
-    loader = T._loader(run.config, shapes, run.device, distributed.Process(), False)
+    loader = T.make_loader(run.config, shapes, run.device, distributed.Process(), False)
     record = run.end_period(shapes.eval_images[:31], shapes.eval_labels[:31], loader)
     assert record["train_loss"] == pytest.approx((own_loss + 2 * 33 * 2.5) / 128, rel=1e-5)
     assert record["train_error"] == pytest.approx((own_errors + 2 * 33 * 0.75) / 128, rel=1e-5)
@@ -308,7 +314,7 @@ def test_a_prebuilt_net_with_submodules_in_eval_mode_trains_in_train_mode(shapes
 def _runs_and_loader(shapes, **overrides):
     config = _config(**overrides)
     runs = [T.Run("tiny", config, shapes, torch.device("cpu"), None) for _ in range(2)]
-    loader = T._loader(config, shapes, torch.device("cpu"), distributed.Process(), True)
+    loader = T.make_loader(config, shapes, torch.device("cpu"), distributed.Process(), True)
     return runs, loader
 
 
@@ -329,7 +335,7 @@ def test_whole_step_body_computes_the_eager_step(shapes):
     graphed.whole_step.eager = True  # no capture on the CPU: the body runs as it is
     assert isinstance(graphed.optimizer.param_groups[0]["lr"], torch.Tensor)
     for s in range(10):
-        T._train_all([eager, graphed], s, loader, None)
+        T.train_all([eager, graphed], s, loader, None)
         assert eager.last_lr == graphed.last_lr and eager.warming == graphed.warming
     _assert_same(_state(eager), _state(graphed))
 
@@ -345,11 +351,17 @@ def _fake_cuda(monkeypatch, fail_in: str) -> None:
         if fail_in == "warm-up":
             failure()  # after the warm-up steps ran
 
+    _fake_streams(monkeypatch, stream)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", failure)
+
+
+def _fake_streams(monkeypatch, stream) -> None:
     side = SimpleNamespace(wait_stream=lambda other: None)
     monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: side)
     monkeypatch.setattr(torch.cuda, "Stream", lambda device=None: side)
     monkeypatch.setattr(torch.cuda, "stream", stream)
-    monkeypatch.setattr(torch.cuda, "CUDAGraph", failure)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(fastpath, "AGREES", {})
 
 
 @pytest.mark.parametrize("fail_in", ["warm-up", "capture"])
@@ -361,11 +373,132 @@ def test_failed_capture_puts_the_run_back_and_trains_eagerly(monkeypatch, capsys
     (eager, graphed), loader = _runs_and_loader(shapes)
     graphed.whole_step = fastpath.WholeStep(graphed, loader)
     for s in range(5):
-        T._train_all([eager, graphed], s, loader, None)
+        T.train_all([eager, graphed], s, loader, None)
     _assert_same(_state(eager), _state(graphed))
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines == ["reslab: tiny: whole-step CUDA graph capture failed (RuntimeError: CUDA "
                      "graphs are not available here); training eagerly"]
+
+
+class _FakeGraph:
+    """A "CUDA graph" on the CPU: replaying runs the run's body, optionally followed by a
+    corruption (what a miscompiled or misordered graph would do)."""
+
+    def __init__(self, step: fastpath.WholeStep, corrupt=None, end_fails: bool = False):
+        self.step, self.corrupt, self.end_fails = step, corrupt, end_fails
+
+    def capture_begin(self):  # a real capture records the body's kernels without running them
+        self.before = fastpath.snapshot(self.step.run)
+
+    def capture_end(self):
+        fastpath.restore(self.step.run, self.before)
+        if self.end_fails:
+            raise RuntimeError("operation not permitted when stream is capturing")
+
+    def replay(self):
+        self.step.body()
+        if self.corrupt is not None:
+            self.corrupt(self.step.run)
+
+
+def _graphed_pair(monkeypatch, shapes, **graph):
+    """An eager run and a run with a whole-step "graph" (see :class:`_FakeGraph`), and a
+    record of the capture stream's entries and exits."""
+    entered = []
+
+    @contextmanager
+    def stream(s):
+        entered.append(s)
+        try:
+            yield
+        finally:
+            entered.pop()
+
+    _fake_streams(monkeypatch, stream)
+    (eager, graphed), loader = _runs_and_loader(shapes)
+    graphed.whole_step = fastpath.WholeStep(graphed, loader)
+    monkeypatch.setattr(torch.cuda, "CUDAGraph",
+                        lambda: _FakeGraph(graphed.whole_step, **graph))
+    return eager, graphed, loader, entered
+
+
+def test_a_graph_that_agrees_with_the_eager_step_is_kept(monkeypatch, capsys, shapes):
+    eager, graphed, loader, _ = _graphed_pair(monkeypatch, shapes)
+    for s in range(5):
+        T.train_all([eager, graphed], s, loader, None)
+    assert graphed.whole_step.graph is not None and not graphed.whole_step.eager
+    assert fastpath.AGREES == {"cpu": True}
+    _assert_same(_state(eager), _state(graphed))
+    assert capsys.readouterr().out == ""
+
+
+def test_a_graph_that_disagrees_with_the_eager_step_falls_back_in_one_line(monkeypatch,
+                                                                             capsys, shapes):
+    """The trainer's self-check: an injected mismatch (the graph's step also nudges the last
+    layer's bias) is found in the first replay; the run goes on eagerly from the state before
+    it, exactly as an eager run, and later runs on the device get no graph."""
+    def corrupt(run):
+        with torch.no_grad():
+            run.model.head[2].bias.add_(0.5)
+
+    eager, graphed, loader, _ = _graphed_pair(monkeypatch, shapes, corrupt=corrupt)
+    for s in range(5):
+        T.train_all([eager, graphed], s, loader, None)
+    assert graphed.whole_step.graph is None and graphed.whole_step.eager
+    _assert_same(_state(eager), _state(graphed))
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "reslab: tiny: whole-step CUDA graph disagrees with the eager step (model.head.2.bias: ")
+    assert lines[0].endswith("(tolerance 1e-03)); training eagerly")
+    assert fastpath.AGREES == {"cpu": False}
+    later = copy.copy(graphed)
+    later.device = torch.device("cuda")
+    fastpath.AGREES["cuda"] = fastpath.AGREES["cpu"]  # as if the check had run on that GPU
+    assert "disagreed with the eager step" in fastpath.unsupported(later)
+
+
+def test_a_failing_capture_end_leaves_the_capture_stream(monkeypatch, capsys, shapes):
+    """Review defect 11: ``torch.cuda.graph`` left its capture stream current when
+    ``capture_end`` raised, so the eager fallback ran on it for the rest of the process."""
+    eager, graphed, loader, entered = _graphed_pair(monkeypatch, shapes, end_fails=True)
+    for s in range(4):
+        T.train_all([eager, graphed], s, loader, None)
+        assert entered == []  # no stream context is left open after a step
+    assert graphed.whole_step.eager
+    _assert_same(_state(eager), _state(graphed))
+    assert "capture failed (RuntimeError: operation not permitted" in capsys.readouterr().out
+
+
+def test_the_warm_up_does_not_move_the_step_counter_or_the_finiteness_watch(shapes):
+    """Review defect 10: the warm-up's steps advanced the device step counter and could set
+    the first non-finite step, so a NaN was reported at the wrong step."""
+    (run, _), loader = _runs_and_loader(shapes)
+    step = fastpath.WholeStep(run, loader)
+    step.prepare(0)
+    saved = fastpath.snapshot(run)
+    with torch.no_grad():
+        run.model.head[2].bias.fill_(float("nan"))  # the warm-up steps now see a NaN loss
+    for _ in range(3):
+        step.body()
+    assert int(run.step_tensors()["step counter"]) == 3
+    assert run._watch.first_bad_step() == 1
+    fastpath.restore(run, saved)
+    assert int(run.step_tensors()["step counter"]) == 0
+    assert run._watch.first_bad_step() is None
+    assert torch.isfinite(run.model.head[2].bias).all()
+
+
+def test_cudnn_autotunes_cuda_runs_and_is_restored(monkeypatch):
+    """Review defect 13: cudnn.benchmark was never set; it is on for a non-deterministic CUDA
+    run (chosen during the graph's warm-up), off for a deterministic one, untouched on CPU."""
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+    with determinism.cudnn_autotune(True, torch.device("cuda")):
+        assert torch.backends.cudnn.benchmark
+    assert torch.backends.cudnn.benchmark is False
+    with determinism.cudnn_autotune(False, torch.device("cuda")):
+        assert not torch.backends.cudnn.benchmark
+    with determinism.cudnn_autotune(True, torch.device("cpu")):
+        assert torch.backends.cudnn.benchmark is False
 
 
 def test_whole_step_graphs_only_where_they_apply(capsys, shapes):
@@ -397,3 +530,21 @@ def test_deterministic_cuda_runs_swap_the_pooling_without_a_deterministic_backwa
     torch.testing.assert_close(after, before)
     torch.testing.assert_close(grad_after, grad_before)
     assert list(model.state_dict()) == keys
+
+
+def test_importing_reslab_fixes_the_cublas_workspace_before_any_gpu_work():
+    """Review defect 14: cuBLAS reads CUBLAS_WORKSPACE_CONFIG at its first use, so a
+    deterministic run after earlier GPU work in a notebook raised; ``import reslab`` sets it
+    first (and keeps a value the user chose)."""
+    import os
+    import subprocess
+    import sys
+    code = "import os, reslab; print(os.environ.get('CUBLAS_WORKSPACE_CONFIG'))"
+    env = {k: v for k, v in os.environ.items() if k != "CUBLAS_WORKSPACE_CONFIG"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == [determinism.CUBLAS_WORKSPACE]
+    env["CUBLAS_WORKSPACE_CONFIG"] = ":16:8"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == [":16:8"]

@@ -39,7 +39,7 @@ def test_crops_stay_inside_the_padded_image_and_flips_mirror():
 def test_loader_offsets_never_leave_the_padded_image():
     images = torch.randint(0, 255, (1000, 3, 32, 32), dtype=torch.uint8)
     loader = _loader(images, torch.zeros(1000, dtype=torch.long))
-    plan = loader._epoch_plan(0)
+    plan = loader.epoch_plan(0)
     assert plan["dx"].min() >= 0 and plan["dx"].max() <= 8
     assert plan["dy"].min() >= 0 and plan["dy"].max() <= 8
     assert len(set(plan["dx"].tolist())) == 9  # every offset of the 9 is used

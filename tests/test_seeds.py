@@ -29,7 +29,7 @@ def _solo(data: ImageDataset, seed: int, steps: int) -> T.Run:
     options = {k: v for k, v in TINY.items() if k != "progress"}
     config = T.config_from(model="resnet", seed=seed, iterations=steps, **options)
     run = T.Run("solo", config, data, torch.device("cpu"), None)
-    loader = T._loader(config, data, run.device, T.distributed.Process(), run.channels_last)
+    loader = T.make_loader(config, data, run.device, T.distributed.Process(), run.channels_last)
     for s in range(steps):
         run.train_step(*loader.batch(s))
     return run
@@ -104,3 +104,22 @@ def test_seeds_must_differ_in_their_seed_only(shapes):
         S.train_seeds("resnet", seeds=[1, 1], data=shapes, out=False, **TINY)
     with pytest.raises(ValueError, match="neither compile"):
         S.train_seeds("resnet", seeds=[0, 1], data=shapes, out=False, compile=True, **TINY)
+
+
+def test_a_seeds_step_makes_no_host_copy_and_updates_all_parameters_at_once(shapes,
+                                                                           monkeypatch):
+    """Review defect 8: every step built its learning-rate tensor from a Python list (a
+    synchronous copy on a GPU) and ran about four operators per parameter from Python."""
+    from reslab.selftest import OperatorCount
+    options = {k: v for k, v in TINY.items() if k != "progress"}
+    configs = [T.config_from(model="resnet", seed=s, iterations=4, **options) for s in (0, 1)]
+    batch = S.SeedBatch(configs, shapes, torch.device("cpu"))
+    batch.train_step()  # the first step makes the device tensor of learning rates
+    made = []
+    real = torch.tensor
+    monkeypatch.setattr(torch, "tensor", lambda *a, **k: made.append(a) or real(*a, **k))
+    grads = [torch.zeros_like(p) for p in batch.params.values()]
+    with OperatorCount() as counter:
+        batch._update(grads)
+    assert made == []  # the learning rates did not change: nothing copied to the device
+    assert counter.count <= 8 < len(grads)  # a few foreach operators, not a few per tensor

@@ -243,7 +243,7 @@ def test_eager_step_is_the_old_trainers_step(tiny_data, amp):
     config = T.config_from("smoke", batch_size=64, device="cpu", amp=amp)
     old, new = (T.Run("resnet20", config, tiny_data, torch.device("cpu"), None)
                 for _ in range(2))
-    loader = T._loader(config, tiny_data, torch.device("cpu"), T.distributed.Process(), True)
+    loader = T.make_loader(config, tiny_data, torch.device("cpu"), T.distributed.Process(), True)
     for s in range(6):  # 4 steps an epoch: across an epoch boundary
         x, y = loader.batch(s)
         _old_train_step(old, x, y)

@@ -89,8 +89,9 @@ class DeviceLoader:
         self.steps_per_epoch = len(images) // batch_size
         self._epoch, self._plan = None, None
 
-    def _epoch_plan(self, epoch: int) -> dict[str, torch.Tensor]:
-        """The epoch's permutation and crop/flip draws, from a generator seeded by the epoch."""
+    def epoch_plan(self, epoch: int) -> dict[str, torch.Tensor]:
+        """The epoch's permutation and crop/flip draws, from a generator seeded by the epoch
+        (on the device; made once per epoch and kept)."""
         if self._epoch != epoch:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             n = len(self.images)
@@ -104,25 +105,36 @@ class DeviceLoader:
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 images -> float, ``(x / 255 - mean) / std``, in the loader's memory layout."""
-        return self._layout((images.float().div_(255) - self.mean) / self.std)
+        return self.layout((images.float().div_(255) - self.mean) / self.std)
 
-    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+    def layout(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` in the loader's memory format (channels-last or contiguous)."""
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         return x.contiguous(memory_format=fmt)
+
+    def gather(self, plan: dict[str, torch.Tensor],
+               positions: slice | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The normalised, augmented batch at ``positions`` of an epoch's ``plan``.
+
+        ``positions`` may be a slice (eager steps) or a device tensor of indices: the
+        whole-step CUDA graph (:mod:`reslab.fastpath`) indexes with a tensor, because a host
+        slice would be frozen into the captured graph.
+        """
+        idx = plan["order"][positions]
+        x = (self.images[idx].float().div_(255) - self.mean) / self.std
+        if self.augment:
+            x = crop_flip(x, plan["dx"][positions], plan["dy"][positions],
+                          plan["flip"][positions], self.pad)
+        return self.layout(x), self.labels[idx]
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The (augmented, normalised) training batch of global step ``step``."""
         epoch, i = divmod(step, self.steps_per_epoch)
-        plan = self._epoch_plan(epoch)
         part = self.batch_size // self.world
         start = i * self.batch_size + self.rank * part
         sl = slice(start, start + (part if self.rank < self.world - 1
                                    else self.batch_size - self.rank * part))
-        idx = plan["order"][sl]
-        x = (self.images[idx].float().div_(255) - self.mean) / self.std
-        if self.augment:
-            x = crop_flip(x, plan["dx"][sl], plan["dy"][sl], plan["flip"][sl], self.pad)
-        return self._layout(x), self.labels[idx]
+        return self.gather(self.epoch_plan(epoch), sl)
 
     def batches(self, start_step: int, num_steps: int) -> Iterator[tuple[torch.Tensor,
                                                                         torch.Tensor]]:
