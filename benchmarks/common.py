@@ -31,15 +31,29 @@ def arguments(doc: str, models: list[str]) -> argparse.ArgumentParser:
 
 def machine() -> dict:
     """What ran the benchmark: device name, torch version, CPU, threads."""
+    from reslab.compilation import cpu_has_amx
     info = {"torch": torch.__version__, "python": platform.python_version(),
-            "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-            "torch_threads": torch.get_num_threads()}
+            "cpu": platform.processor() or platform.machine(), "cpu_model": cpu_model(),
+            "cpu_amx": cpu_has_amx(), "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
     if torch.cuda.is_available():
         info["device"] = torch.cuda.get_device_name(0)
         info["cuda"] = torch.version.cuda
     else:
         info["device"] = f"CPU ({os.cpu_count()} cores)"
     return info
+
+
+def cpu_model() -> str:
+    """The CPU's model name ("AMD EPYC 9B14", "Intel(R) Xeon(R) Platinum 8481C"), where Linux
+    says it."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name")), platform.processor())
+    except OSError:
+        return platform.processor() or platform.machine()
 
 
 def sync(device: torch.device) -> None:

@@ -49,7 +49,7 @@ def unsupported(run: Run) -> str | None:
     """Why ``run`` cannot train as a whole-step graph, or ``None`` when it can."""
     reasons = [(run.device.type != "cuda", "it needs a CUDA GPU"),
                (run.process.distributed, "it does not capture DistributedDataParallel"),
-               (bool(run.config.compile), "torch.compile is on (use its reduce-overhead mode)"),
+               (bool(run.compile), "torch.compile is on (use its reduce-overhead mode)"),
                (run.scaler is not None, "fp16's gradient scaler reads the host every step"),
                (run.config.activation_checkpointing,
                 "activation checkpointing saves and restores RNG states, which a capture "

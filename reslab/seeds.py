@@ -248,7 +248,7 @@ def _check_same_but_seed(configs: Sequence[TrainConfig]) -> None:
             raise ValueError("seeds trained together differ in their seed only")
     if len({c.seed for c in configs}) < len(configs):
         raise ValueError(f"the seeds must differ (got {[c.seed for c in configs]})")
-    if configs[0].compile or configs[0].activation_checkpointing:
+    if configs[0].compile not in (False, "auto") or configs[0].activation_checkpointing:
         raise ValueError("seeds trained together use neither compile nor activation "
                          "checkpointing")
 

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from reslab import distributed, fastpath
 from reslab.budget import Budget, deviations, get_budget
 from reslab.checkpoint import describe_last_good, load_latest, save_checkpoint
+from reslab.compilation import choose as choose_compile
 from reslab.compilation import compiled, uses_cuda_graphs
 from reslab.data import DeviceLoader, ImageDataset, eval_batches, load_dataset
 from reslab.data.loader import normalisation_stats
@@ -78,7 +79,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool | str | None = None  # autocast: None by device (bf16/fp16/fp32), "bf16", "fp16"
     channels_last: bool | None = None  # None: on (faster on CUDA and on CPUs)
-    compile: bool | str = False    # torch.compile the model (a string: its mode)
+    compile: bool | str = False    # torch.compile the model (a string: its mode; "auto": a rule)
     activation_checkpointing: bool = False  # keep block inputs only, recompute in backward
     deterministic: bool = False    # torch.use_deterministic_algorithms, for this run only
     cuda_graph: bool | None = None  # the whole step as one CUDA graph; None: where it applies
@@ -185,8 +186,8 @@ class Run:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.optimizer = _sgd(self.model, config, device)
         self.forward = distributed.wrap(self.model, process, device)
-        if config.compile:
-            self.forward = compiled(self.forward, config.compile)
+        if self.compile:
+            self.forward = compiled(self.forward, self.compile)
         self.amp_dtype = autocast_dtype(device, config.amp)
         self.scaler = grad_scaler(device, self.amp_dtype)  # fp16 only
         self.whole_step: fastpath.WholeStep | None = None  # set by fastpath.attach
@@ -236,13 +237,19 @@ class Run:
     def uses_cuda_graphs(self) -> bool:
         """Whether this run replays CUDA graphs (its whole step, or compiled in such a mode)."""
         return self.device.type == "cuda" and (
-            self.whole_step is not None or uses_cuda_graphs(self.config.compile))
+            self.whole_step is not None or uses_cuda_graphs(self.compile))
+
+    @property
+    def compile(self) -> bool | str:
+        """The compile setting this run uses (``"auto"`` resolved, see
+        :func:`reslab.compilation.choose`)."""
+        return choose_compile(self.config.compile, self.device, self.config.iterations)
 
     @property
     def shares_graph_pool(self) -> bool:
         """Whether this run's CUDA graphs come from torch.compile, whose graphs share one
         memory pool per device (so they may not replay on separate streams)."""
-        return self.device.type == "cuda" and uses_cuda_graphs(self.config.compile)
+        return self.device.type == "cuda" and uses_cuda_graphs(self.compile)
 
     @property
     def trained_this_period(self) -> bool:

@@ -60,8 +60,8 @@ def check_config(config: Any) -> None:
     if config.channels_last not in (None, True, False):
         raise ValueError(f"channels_last must be True, False or None "
                          f"(got {config.channels_last!r})")
-    if not (isinstance(config.compile, bool) or config.compile in COMPILE_MODES):
-        raise ValueError(f"compile must be True, False or a torch.compile mode "
+    if not (isinstance(config.compile, bool) or config.compile in (*COMPILE_MODES, "auto")):
+        raise ValueError(f"compile must be True, False, 'auto' or a torch.compile mode "
                          f"({', '.join(COMPILE_MODES)}); got {config.compile!r}")
     if not isinstance(config.model_options, dict):
         raise ValueError(f"model_options must be a dict of option names to values "

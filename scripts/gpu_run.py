@@ -68,10 +68,11 @@ class Plan:
 
     @classmethod
     def rehearsal(cls) -> Plan:
+        """The same steps on a CPU, CI-sized; limits loose enough for 2 busy cores."""
         quick = ["--quick"]
-        return cls(dataset="shapes10", selftest_seconds=60, medium_budget="smoke",
-                   full_budget="smoke", medium_seconds=60, full_pause=0, reserve=5,
-                   benchmarks=[("schedule_time", quick, 60), ("memory", quick, 60)],
+        return cls(dataset="shapes10", selftest_seconds=240, medium_budget="smoke",
+                   full_budget="smoke", medium_seconds=240, full_pause=0, reserve=5,
+                   benchmarks=[("schedule_time", quick, 120), ("memory", quick, 120)],
                    models=["plain20", "resnet20"])
 
 

@@ -548,3 +548,22 @@ def test_importing_reslab_fixes_the_cublas_workspace_before_any_gpu_work():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
     assert out == [":16:8"]
+
+
+def test_compile_auto_follows_the_measured_rule(monkeypatch, shapes):
+    """``compile="auto"``: compile only on a CPU with AMX (where benchmarks/cpu_step.py found
+    compiling faster) and for runs long enough to pay the compile back; never on CUDA, where
+    the whole-step graph stays."""
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(compilation, "cpu_has_amx", lambda: True)
+    assert compilation.choose("auto", cpu, 64_000) is True
+    assert compilation.choose("auto", cpu, compilation.AUTO_MIN_ITERATIONS - 1) is False
+    assert compilation.choose("auto", cuda, 64_000) is False
+    monkeypatch.setattr(compilation, "cpu_has_amx", lambda: False)
+    assert compilation.choose("auto", cpu, 64_000) is False
+    assert compilation.choose(True, cpu, 8) is True
+    assert compilation.choose("max-autotune", cpu, 8) == "max-autotune"
+    run = T.Run("tiny", _config(compile="auto", iterations=64_000), shapes, cpu, None)
+    assert run.compile is False and run.forward is run.model
+    run.device = cuda  # on a GPU "auto" keeps the whole-step graph
+    assert fastpath.unsupported(run) is None

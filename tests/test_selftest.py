@@ -69,3 +69,38 @@ def test_reports_are_named_after_the_gpu_model(monkeypatch):
         assert selftest.device_tag(torch.device("cuda", 0)) == tag
         assert selftest.default_out(torch.device("cuda", 0)).name == f"selftest-{tag}.json"
     assert selftest.device_tag(torch.device("cpu")) == "cpu"
+
+
+def test_the_graph_check_does_not_promise_bitwise_equality():
+    """Review defect 15: the graph's lr is a float32 device tensor, eager SGD's a Python
+    float, so graphed and eager steps are never bitwise equal; the check says so."""
+    assert "never bitwise" in selftest.check_graph.__doc__
+    assert "Not bitwise" in selftest.fastpath.disagreement.__doc__
+
+
+def test_what_runs_on_a_lent_gpu_uses_public_names_only():
+    """Review defect 16: scripts written against private helpers broke when those changed.
+    Nothing that runs on the device imports or reads a reslab name starting with "_"."""
+    import ast
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    files = [root / "reslab" / "selftest.py", root / "scripts" / "gpu_run.py",
+             root / "scripts" / "reference_runs.py", *sorted((root / "benchmarks").glob("*.py"))]
+    private = []
+    for path in files:
+        tree = ast.parse(path.read_text())
+        modules = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    ("reslab", "benchmarks")):
+                private += [f"{path.name}: {a.name}" for a in node.names
+                            if a.name.startswith("_")]
+                modules |= {a.asname or a.name for a in node.names}
+            elif isinstance(node, ast.Import):
+                modules |= {a.asname or a.name for a in node.names if a.name.startswith("reslab")}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                    and not node.attr.startswith("__") and isinstance(node.value, ast.Name)
+                    and node.value.id in modules):
+                private.append(f"{path.name}: {node.value.id}.{node.attr}")
+    assert private == []
