@@ -8,6 +8,11 @@ arguments, and re-running a finished set only re-collects its histories.
 
     python scripts/reference_runs.py degradation --budget medium --dataset cifar10-jpeg
     PYTHONPATH=. python scripts/reference_runs.py responses --budget full --dataset cifar10-jpeg
+    python scripts/reference_runs.py instability --budget quick --dataset cifar10-jpeg
+
+``instability`` is notebook 01's warm-up demo (:func:`reslab.experiments.instability`):
+ResNet-56 at a constant lr 0.1 without and with each cure, the zero-gamma cure by the model
+option ``zero_gamma=True``; its checkpoints go under ``$RESLAB_RUNS`` (else ``runs/``).
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ from reslab.trainer import prepare_data  # noqa: E402
 TOPICS = {
     "degradation": ["plain20", "plain56", "resnet20", "resnet56"],
     "responses": ["plain20", "plain56", "resnet20", "resnet56", "resnet110"],
+    "instability": ["resnet56"],
 }
 
 
@@ -42,8 +48,15 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true")
     args = parser.parse_args()
     models = args.models or TOPICS[args.topic]
-    histories = reslab.sweep(models, dataset=args.dataset, budget=args.budget,
-                             out=ROOT / "runs" / f"reference-{args.budget}", compile=args.compile)
+    if args.topic == "instability":
+        from reslab.experiments import instability
+        cures = instability(args.budget, dataset=args.dataset).histories
+        histories = {f"resnet56-cure{i}": h for i, h in enumerate(cures.values())}
+        models = list(histories)
+    else:
+        histories = reslab.sweep(models, dataset=args.dataset, budget=args.budget,
+                                 out=ROOT / "runs" / f"reference-{args.budget}",
+                                 compile=args.compile)
     device = "gpu" if torch.cuda.is_available() else "cpu"
     folder = ROOT / "results" / f"{device}-{args.budget}-{args.topic}"
     for label, history in histories.items():
@@ -57,6 +70,8 @@ def main() -> None:
             "deviations": first.meta.get("deviations", []), "models": models,
             "wall_seconds": {k: round(h.meta.get("wall_seconds", 0), 1)
                              for k, h in histories.items()}}
+    if args.topic == "instability":  # the experiment's labels, by folder
+        info["labels"] = dict(zip(histories, cures))
     if args.topic in ("responses", "degradation"):  # Fig. 7, measured on the trained nets
         data = prepare_data(reslab.TrainConfig(**first.config), verbose=False)
         images = data.normalised_eval(first.config["normalize"])
