@@ -135,6 +135,41 @@ def _save_seed(folder: Path, found: list[Finding]) -> None:
     path.write_text(json.dumps(rows, indent=1) + "\n")
 
 
+def committed_result(folder: Path, notebook: str) -> experiments.Result:
+    """A notebook's result rebuilt from what :func:`run_seed` saved in ``folder``
+    (``seed<k>/<notebook>``): its histories, measurements and, for 08, the phases."""
+    histories = {}
+    for path in sorted(folder.glob("*/history.json")):
+        history = History.load(path)
+        prefix = path.parent.name.removesuffix(history.label.replace(":", "-")).rstrip("-")
+        histories[f"{prefix}:{history.label}" if prefix else history.label] = history
+    measurements = {name: json.loads((folder / f"{name}.json").read_text())
+                    for name in ("responses", "ablation") if (folder / f"{name}.json").exists()}
+    if notebook == "08":  # successive training: each order's phases, in order
+        measurements["phases"] = {order: {k.split(":", 1)[1]: h for k, h in histories.items()
+                                          if k.startswith(f"{order}:")}
+                                  for order in ("bottom-up", "top-down")}
+    return experiments.Result(notebook, histories, measurements)
+
+
+def reread(out: Path) -> None:
+    """Recompute every seed's saved findings from its committed histories and measurements,
+    so that the table follows the current definitions of :mod:`reslab.findings`."""
+    for seed_folder in sorted(out.glob("seed*")):
+        for folder in sorted(p for p in seed_folder.iterdir() if p.is_dir()):
+            _save_seed(seed_folder, findings(committed_result(folder, folder.name)))
+
+
+def _recorded(out: Path, key: str) -> str:
+    """What every committed history's ``meta[key]`` says (the device, the torch version), or
+    each value where they differ."""
+    found = sorted({str(History.load(p).meta.get(key))
+                    for p in out.glob("seed*/*/*/history.json")})
+    if len(found) == 1:
+        return found[0]
+    return " or ".join(found) + " (each history.json's meta names its own)"
+
+
 def _saved_seeds(out: Path) -> dict[int, list[Finding]]:
     """Every seed's saved findings in ``out`` (seeds run by other invocations included)."""
     found = {}
@@ -156,8 +191,9 @@ def run_findings(budget: str = "quick", seeds: Sequence[int] = (0, 1, 2),
     meta = {}
     for seed in seeds:
         _, _, meta = run_seed(seed, budget, dataset, notebooks, out, progress)
-    if not seeds:  # only the table, from the seeds saved in the folder
+    if not seeds:  # only the table, read again from the histories saved in the folder
         meta = History.load(next(out.glob("seed*/*/*/history.json"))).meta
+        reread(out)
     per_seed = _saved_seeds(out)
     seconds = {s: json.loads((out / f"seed{s}" / "seconds.json").read_text())
                for s in per_seed if (out / f"seed{s}" / "seconds.json").exists()}
@@ -165,10 +201,15 @@ def run_findings(budget: str = "quick", seeds: Sequence[int] = (0, 1, 2),
                           *map(str, seeds or per_seed), "--dataset", meta["dataset"]])
     info = {"command": command, "budget": budget,
             "dataset": meta["dataset"], "dataset_note": meta.get("dataset_note"),
-            "device": meta["device"], "torch": torch.__version__,
+            "device": _recorded(out, "device"), "torch": _recorded(out, "torch"),
             "precision": meta.get("precision", "float32"), "platform": platform.platform(),
             "deviations": get_budget(budget).deviations(), "seeds": list(per_seed),
             "seconds": seconds}
+    previous = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
+    if not seeds and "platform" in previous:  # the table alone: the runs' machine, kept
+        info["platform"] = previous["platform"]
+    if "how_run" in previous:  # written by whoever ran the seeds: kept
+        info["how_run"] = previous["how_run"]
     write_table(out, _merge(per_seed), list(per_seed), info)
     return out
 

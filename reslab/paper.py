@@ -16,7 +16,8 @@ TABLE6_ERROR = {"resnet20": 8.75, "resnet32": 7.51, "resnet44": 7.17, "resnet56"
                 "resnet110": 6.43, "resnet1202": 7.93}
 TABLE6_SOURCE = "He et al. 2016, Table 6 (CIFAR-10 test error, %)"
 
-# Plain vs residual CIFAR-10 accuracy (%) from a 2016 reproduction (Gelda et al., Table I).
+# Plain vs residual CIFAR-10 accuracy (%) from a 2016 reproduction (Gelda et al., Fig. 9, a
+# table; the ResNet column is also Fig. 6's "Our results". Their Table I is the architecture).
 GELDA_ACCURACY = {
     "plain": {20: 90.61, 32: 88.22, 44: 87.49, 56: 85.81, 110: 9.98},
     "resnet": {20: 91.53, 32: 92.66, 44: 92.20, 56: 92.30, 110: 93.59},

@@ -40,7 +40,8 @@ def error_curves(histories: Mapping[str, History], title: str = "", ax=None,
                  x: str = "step", show_train: bool = True):
     """Training (dashed) and evaluation (solid) error against iterations, one colour per run.
 
-    The style of He et al. 2016, Fig. 1 and Fig. 6.
+    The style of He et al. 2016, Fig. 6 ("dashed lines denote training error, and bold lines
+    denote testing error"; its Fig. 1 draws the two in separate panels).
     """
     plt = _pyplot()
     fig = ax.figure if ax is not None else plt.figure(figsize=(6, 4))

@@ -4,8 +4,8 @@ Autocast keeps weights, optimiser state and BN statistics in fp32 and runs the c
 a 16-bit format where the hardware has fast arithmetic for it:
 
 * bf16 on CUDA GPUs of compute capability 8.0 or newer (A100, H100, RTX 30xx+) and on CPUs
-  whose oneDNN reports bf16 support (AVX512-BF16 or AMX; about 2x faster than fp32 on the
-  project's 2-core machine).
+  whose oneDNN reports bf16 support (AVX512-BF16 or AMX; its speed against fp32 is measured
+  by ``benchmarks/cpu_step.py``, in ``benchmarks/results/cpu_step-cpu.json``).
 * fp16 with a gradient scaler on CUDA GPUs of compute capability 7.x (V100, T4, RTX 20xx):
   they have fp16 tensor cores (NVIDIA quotes 125 and 65 TFLOPS against 15.7 and 8.1 in fp32)
   but neither bf16 nor TF32. fp16's narrow range needs the loss scaled so that small

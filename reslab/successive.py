@@ -7,15 +7,18 @@ phase, and the final phase trains the whole net. Two orders:
 * ``"top-down"``: the input-side stage first (stage 1, then 1-2, then 1-2-3);
 * ``"bottom-up"``: the output-side stage first (stage 3, then 2-3, then 1-2-3).
 
-The report's Sec. III.B and IV describe the directions ambiguously; this reading follows
-Sec. IV's wording ("top-down ... only the first block being present"; "bottom-up ... just the
-third block"). ``stage_orders`` offers any other order explicitly. While a later stage is
-trained without the earlier ones, a parameter-free adapter (option A: subsample and zero-pad)
-gives it the input shape it will have in the full net.
+The report's "top" is the input side (Sec. III.B: "the top layers that nearer to the input"),
+so Sec. III.B's top-down ("only the top block of the architecture") and Sec. IV's ("only the
+first block being present"; bottom-up "just the third block") are the same orders; the two
+sections disagree only on which stages stay plastic. ``stage_orders`` offers any other order
+explicitly. While a later stage is trained without the earlier ones, a parameter-free adapter
+(option A: subsample and zero-pad) gives it the input shape it will have in the full net.
 
 Schedule (relative to the budget, as the report's 50 + 50 + 100 epochs): each partial phase
 gets 1/4 of the iterations with lr 0.1 -> 0.01 at 80% (epoch 40 of 50); the full net gets 1/2
 with lr 0.1 -> 0.01 -> 0.001 at 40% and 80% (epochs 40 and 80 of 100).
+Each phase is a run of its own, so a budget's linear warm-up (quick: 40 iterations) ramps
+the lr up from 0 again at the start of every phase; the report restarts at 0.1.
 """
 from __future__ import annotations
 

@@ -11,6 +11,11 @@ measured on the device that trained the nets, once the set is complete.
 
     python scripts/reference_runs.py degradation --budget medium --dataset cifar10-jpeg
     PYTHONPATH=. python scripts/reference_runs.py responses --budget full --dataset cifar10-jpeg
+    python scripts/reference_runs.py instability --budget quick --dataset cifar10-jpeg
+
+``instability`` is notebook 01's warm-up demo (:func:`reslab.experiments.instability`):
+ResNet-56 at a constant lr 0.1 without and with each cure, the zero-gamma cure by the model
+option ``zero_gamma=True``; its checkpoints go under ``$RESLAB_RUNS`` (else ``runs/``).
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ from reslab.trainer import prepare_data  # noqa: E402
 TOPICS = {
     "degradation": ["plain20", "plain56", "resnet20", "resnet56"],
     "responses": ["plain20", "plain56", "resnet20", "resnet56", "resnet110"],
+    "instability": ["resnet56"],
 }
 
 
@@ -60,6 +66,18 @@ def collect(runs: Path, models: list[str]) -> dict[str, reslab.History]:
             if (runs / m / "history.json").exists()}
 
 
+def train_set(models: list[str], args: argparse.Namespace,
+              runs: Path) -> tuple[dict[str, reslab.History], bool]:
+    """Train (or continue) ``models`` as one sweep; their histories, and whether the set is
+    complete (False when ``--pause-after`` stopped it)."""
+    try:
+        return reslab.sweep(models, dataset=args.dataset, budget=args.budget, out=runs,
+                            compile=args.compile,
+                            on_eval=pause_after(args.pause_after, models[-1])), True
+    except Paused:
+        return collect(runs, models), False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("topic", choices=sorted(TOPICS))
@@ -75,13 +93,14 @@ def main() -> None:
     args = parser.parse_args()
     models = args.models or TOPICS[args.topic]
     runs = args.runs or ROOT / "runs" / f"reference-{args.budget}"
-    try:
-        histories = reslab.sweep(models, dataset=args.dataset, budget=args.budget, out=runs,
-                                 compile=args.compile,
-                                 on_eval=pause_after(args.pause_after, models[-1]))
-        complete = True
-    except Paused:
-        histories, complete = collect(runs, models), False
+    labels = None
+    if args.topic == "instability":
+        from reslab.experiments import instability
+        cures = instability(args.budget, dataset=args.dataset).histories
+        histories = {f"resnet56-cure{i}": h for i, h in enumerate(cures.values())}
+        models, labels, complete = list(histories), dict(zip(histories, cures)), True
+    else:
+        histories, complete = train_set(models, args, runs)
     device = "gpu" if torch.cuda.is_available() else "cpu"
     folder = args.results / f"{device}-{args.budget}-{args.topic}"
     for label, history in histories.items():
@@ -97,6 +116,8 @@ def main() -> None:
                                                  histories.items()},
             "wall_seconds": {k: round(h.meta.get("wall_seconds", 0), 1)
                              for k, h in histories.items()}}
+    if labels:  # the instability experiment's labels, by folder
+        info["labels"] = labels
     if complete and args.topic in ("responses", "degradation"):  # Fig. 7, on the trained nets
         data = prepare_data(reslab.TrainConfig(**first.config), verbose=False)
         on = "cuda" if torch.cuda.is_available() else "cpu"

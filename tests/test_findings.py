@@ -25,8 +25,39 @@ def test_degradation_findings_read_the_papers_direction():
     assert degradation.holds and degradation.value == pytest.approx(-30.0)
     assert found["ResNet-56 trains better than plain-56"].holds
     assert not found["ResNet-56 trains better than ResNet-20"].holds   # 55% vs 45%
-    chance = found["resnet56 leaves chance level (loss ln 10) at once"]
+    chance = found["resnet56 starts converging at once (below chance at every evaluation)"]
     assert chance.value == pytest.approx(0.33) and not chance.holds     # 1 of 3 evaluations
+    assert found["resnet20 starts converging at once (below chance at every evaluation)"].holds
+
+
+def test_a_loss_above_chance_has_not_left_chance_level():
+    """ln 10 = 2.303: a loss well above it (ResNet-56 at lr 0.1 jumps to 2.8) counts as at
+    chance, and so does an error of 90% or more (He et al.'s "<90% error" mark)."""
+    above = _history("resnet56", 0.84, 0.8, losses=(2.83, 2.0, 1.8, 1.7))
+    assert findings.chance_share(above) == pytest.approx(0.25)
+    guessing = _history("plain56", 0.91, 0.9, losses=(2.2,))   # below ln 10, but 91% error
+    assert findings.chance_share(guessing) == 1.0
+    learning = _history("resnet20", 0.85, 0.8, losses=(2.25, 2.0))
+    assert findings.chance_share(learning) == 0.0
+
+
+def test_the_table_alone_is_read_again_from_the_committed_histories(tmp_path, monkeypatch):
+    """``findings --table-only`` recomputes every row from the committed histories and
+    measurements: the table follows the current definitions, and keeps run.json's how_run."""
+    import shutil
+    from pathlib import Path
+
+    committed = Path(__file__).resolve().parents[1] / "results" / "findings-quick-cpu"
+    out = tmp_path / "results" / "findings-quick-cpu"
+    shutil.copytree(committed, out)
+    for path in out.glob("seed*/findings.json"):
+        path.write_text("[]\n")   # stale or lost findings: rebuilt from the histories
+    monkeypatch.setenv("RESLAB_RESULTS", str(tmp_path / "results"))
+    assert main(["findings", "--table-only"]) == 0
+    assert json.loads((out / "findings.json").read_text()) == json.loads(
+        (committed / "findings.json").read_text())
+    info = json.loads((out / "run.json").read_text())
+    assert info["how_run"] == json.loads((committed / "run.json").read_text())["how_run"]
 
 
 def test_stream_ablation_findings_need_a_drop_in_accuracy():
