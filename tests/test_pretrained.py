@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import reslab
+import reslab.pretrained
 from reslab.data.datasets import load_raw
 from reslab.models.shortcuts import ZeroPadShortcut
 from reslab.pretrained import (AKAMASTER, export_state_dict, pretrained_inputs, read_weights,
@@ -109,3 +110,17 @@ def test_offline_without_the_file_names_where_it_looked(tmp_path, monkeypatch):
     assert str(tmp_path / "empty") in line and str(tmp_path / "hub") in line
     assert "resnet56-4bfd9763.th" in line and line.count("https://") == 1
     assert not (tmp_path / "hub").exists()
+
+
+def test_committed_findings_are_computed_from_the_committed_measurement():
+    from reslab import fully_trained
+    stored = fully_trained.committed()
+    assert stored is not None, "results/pretrained-akamaster is committed"
+    again = fully_trained.findings(stored["errors"], stored["responses"],
+                                   stored["run"]["dataset"])
+    assert [f.as_dict() for f in again] == stored["findings"]
+    assert stored["run"]["dataset"] == "cifar10-jpeg" and stored["run"]["torch"]
+    assert all(p["licence"].startswith("BSD 2-clause") and p["zero_placement"] == "split"
+               for p in stored["provenance"].values())
+    licence = (fully_trained.results_dir() / fully_trained.FOLDER / "LICENSE-akamaster.txt")
+    assert licence.read_text() == reslab.pretrained.licence_notice()
