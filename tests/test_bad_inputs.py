@@ -420,6 +420,8 @@ API_CASES = [
     Case("load-dataset-unknown", lambda ctx: load_dataset("imagenet"), r"'imagenet'",
          r"'cifar10'"),
     Case("build-model-depth", lambda ctx: build_model("resnet21"), r"\b21 is not", r"20 and 26"),
+    Case("build-model-zero-placement", lambda ctx: build_model("resnet20", zero_placement="mid"),
+         r"zero_placement .*'mid'", r"one of 'after', 'split'"),
     Case("pretrained-unknown-name", lambda ctx: build_model("plain20", pretrained="akamaster"),
          r"no weights for 'plain20'", r"takes resnet20, resnet32.*resnet1202", env=WEIGHTS),
     Case("pretrained-unknown-source", lambda ctx: build_model("resnet20", pretrained="imagenet"),

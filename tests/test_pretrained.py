@@ -52,6 +52,23 @@ def test_split_placement_puts_half_the_zeros_before():
     assert not split[:, :2].any() and not split[:, 4:].any()
 
 
+@pytest.mark.parametrize("name,options", [
+    ("resnet20", {}), ("resresnet20", {}), ("resnet29", {"block": "bottleneck", "shortcut": "A"}),
+    ("preresnet164", {"shortcut": "A"}), ("wrn40_2", {"shortcut": "A"}),
+    ("ror3_resnet110", {"shortcut": "A"})])
+def test_every_cifar_family_places_option_a_zeros_as_asked(name, options):
+    """Same weights, the two placements: the shortcuts differ, so the functions do."""
+    split = reslab.build_model(name, zero_placement="split", **options).eval()
+    after = reslab.build_model(name, **options).eval()
+    after.load_state_dict(split.state_dict())
+    pads = [m for m in split.modules() if isinstance(m, ZeroPadShortcut)]
+    assert pads and all(m.placement == "split" for m in pads)
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert not torch.allclose(split(x), after(x))
+
+
 @needs_weights
 @pytest.mark.parametrize("name", ["resnet20", "resnet32", "resnet44", "resnet56"])
 def test_pretrained_logits_match_the_publishers_code(name, images):

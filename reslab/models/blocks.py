@@ -173,7 +173,8 @@ class PreActBlock(ResidualBlock):
     expansion = 1
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 shortcut: str | None = "B", survival_prob: float = 1.0) -> None:
+                 shortcut: str | None = "B", survival_prob: float = 1.0,
+                 zero_placement: str = "after") -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.conv1 = conv3x3(in_channels, out_channels, stride)
@@ -181,7 +182,7 @@ class PreActBlock(ResidualBlock):
         self.conv2 = conv3x3(out_channels, out_channels)
         self.relu = nn.ReLU(inplace=False)
         self._init_tail(in_channels, out_channels, stride, shortcut, survival_prob,
-                        projection_bn=False)
+                        projection_bn=False, zero_placement=zero_placement)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.relu(self.bn1(x))
@@ -200,7 +201,8 @@ class PreActBottleneck(ResidualBlock):
     expansion = 4
 
     def __init__(self, in_channels: int, width: int, stride: int = 1,
-                 shortcut: str | None = "B", survival_prob: float = 1.0) -> None:
+                 shortcut: str | None = "B", survival_prob: float = 1.0,
+                 zero_placement: str = "after") -> None:
         super().__init__()
         out_channels = width * self.expansion
         self.bn1 = nn.BatchNorm2d(in_channels)
@@ -211,7 +213,7 @@ class PreActBottleneck(ResidualBlock):
         self.conv3 = conv1x1(width, out_channels)
         self.relu = nn.ReLU(inplace=False)
         self._init_tail(in_channels, out_channels, stride, shortcut, survival_prob,
-                        projection_bn=False)
+                        projection_bn=False, zero_placement=zero_placement)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.relu(self.bn1(x))
