@@ -26,7 +26,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import socket
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,15 +174,18 @@ def _download(name: str, src: Source) -> Path:
     target = _hub_checkpoints() / file
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(30)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        torch.hub.download_url_to_file(url, str(target), hash_prefix=sha[:8], progress=False)
+    try:  # into a scratch folder first: a failed download leaves nothing in the cache
+        with tempfile.TemporaryDirectory() as scratch:
+            part = Path(scratch) / file
+            torch.hub.download_url_to_file(url, str(part), hash_prefix=sha[:8], progress=False)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (target.parent / LICENSE_NAME.format(source=src.name)).write_text(src.licence_text)
+            shutil.move(str(part), target)
     except (OSError, RuntimeError, ValueError) as error:  # no network, HTTP error, bad hash
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ValueError(f"{what}; downloading it failed ({reason}): {todo}") from None
     finally:
         socket.setdefaulttimeout(old)
-    (target.parent / LICENSE_NAME.format(source=src.name)).write_text(src.licence_text)
     return target
 
 

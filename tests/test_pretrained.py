@@ -141,3 +141,28 @@ def test_committed_findings_are_computed_from_the_committed_measurement():
                for p in stored["provenance"].values())
     licence = (fully_trained.results_dir() / fully_trained.FOLDER / "LICENSE-akamaster.txt")
     assert licence.read_text() == reslab.pretrained.licence_notice()
+
+
+@needs_weights
+def test_download_goes_through_torch_hub_with_its_hash_check(tmp_path, monkeypatch):
+    """The download path, with the publisher's URL replaced by a file:// URL of the copy."""
+    import dataclasses
+    import reslab.pretrained as P
+    folder = next(p for p in search_places(AKAMASTER) if (p / "resnet20-12fca82f.th").is_file())
+    monkeypatch.delenv("RESLAB_OFFLINE")
+    monkeypatch.delenv("RESLAB_PRETRAINED", raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(P, "shared_dirs", lambda: [])
+    cache = tmp_path / "torch" / "hub" / "checkpoints"
+    # a file whose content is not what its name's hash says: torch hub refuses, nothing kept
+    wrong = {**AKAMASTER.files, "resnet20": ("resnet32-d509ac18.th", "12fca82f", 8.27)}
+    monkeypatch.setitem(P.SOURCES, "akamaster", dataclasses.replace(
+        AKAMASTER, url=f"file://{folder}/{{file}}", files=wrong))
+    with pytest.raises(ValueError, match=r"downloading it failed .*hash") as info:
+        P.find_weights("resnet20")
+    assert "\n" not in str(info.value) and not cache.exists()
+    monkeypatch.setitem(P.SOURCES, "akamaster", dataclasses.replace(
+        AKAMASTER, url=f"file://{folder}/{{file}}"))
+    model = reslab.build_model("resnet20", pretrained="akamaster")
+    assert model.provenance["loaded_from"] == str(cache / "resnet20-12fca82f.th")
+    assert (cache / "akamaster-LICENSE.txt").read_text() == P.licence_notice()
