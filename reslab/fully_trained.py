@@ -175,18 +175,19 @@ def committed(folder: Path | None = None) -> dict | None:
     return out
 
 
-def error_table(measured: Mapping[str, float], label: str,
-                committed_errors: Mapping[str, float] | None = None) -> str:
-    """Test error (%) by depth: He et al.'s Table 6, the publisher's, and ``measured``."""
+def error_table(measured: Mapping[str, float], label: str, stored: dict | None = None) -> str:
+    """Test error (%) by depth: He et al.'s Table 6, the publisher's, ``measured`` and the
+    ``stored`` (committed) measurement when given."""
     head = ["net", "He et al. Table 6 (CIFAR-10)", "publisher (CIFAR-10)", label]
-    if committed_errors is not None:
-        head.append("committed (cifar10-jpeg, 10,000 images)")
+    if stored is not None:
+        head.append(f"committed ({stored['run']['dataset']}, "
+                    f"{stored['run']['test_images']:,} images)")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for n in measured:
         row = [n, f"{TABLE6_ERROR[n]:.2f}", f"{AKAMASTER.files[n][2]:.2f}",
                f"{measured[n]:.2f}"]
-        if committed_errors is not None:
-            row.append(f"{committed_errors[n]:.2f}")
+        if stored is not None:
+            row.append(f"{stored['errors'][n]:.2f}")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

@@ -261,7 +261,7 @@ def load_pretrained(name: str, source: str = "akamaster", **options: Any) -> nn.
     from reslab.models.registry import build_model
 
     src = get_source(source)
-    file, sha, error = _entry(name, src)
+    _entry(name, src)  # an unknown name fails here, before anything is built
     extra = sorted(set(options) - {"zero_placement"})
     if extra:
         raise ValueError(f"pretrained={source!r} fixes the architecture; unknown option(s) "
