@@ -15,8 +15,8 @@ file name start its sha256), and the publisher's licence is written beside it. O
 (``RESLAB_OFFLINE`` set, or no network) the call fails with one line that says where it looked
 and what to download.
 
-Every file is checked against its sha256 and read with ``torch.load(..., map_location="cpu",
-weights_only=True)``; keys are mapped onto the kit's names and loaded strictly. The model
+Every file is checked against its sha256 and read on the CPU with
+``torch.load(path, weights_only=True)`` (``map_location="cpu"``); keys are mapped onto the kit's names and loaded strictly. The model
 carries ``model.provenance``: publisher, licence, recipe, published test error, and the input
 normalisation it was trained with -- use :func:`pretrained_inputs` to give it its inputs (the
 kit's per-pixel mean is for the kit's own nets).
