@@ -166,3 +166,20 @@ def test_download_goes_through_torch_hub_with_its_hash_check(tmp_path, monkeypat
     model = reslab.build_model("resnet20", pretrained="akamaster")
     assert model.provenance["loaded_from"] == str(cache / "resnet20-12fca82f.th")
     assert (cache / "akamaster-LICENSE.txt").read_text() == P.licence_notice()
+
+
+def test_without_the_weights_notebooks_say_so_in_one_line_and_read_the_committed(
+        tmp_path, monkeypatch, capsys):
+    """What a notebook does on Colab: one line, then the committed measurement."""
+    from reslab import fully_trained
+    monkeypatch.setattr(fully_trained, "search_places", lambda source: [tmp_path])
+    errors, where = fully_trained.measure("errors", 10)
+    responses, _ = fully_trained.measure("responses", 10)
+    compared = fully_trained.compare_placements("resnet20", 10)
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 3 and all("not on this machine" in line and str(tmp_path) in line
+                                     for line in printed)
+    stored = fully_trained.committed()
+    assert errors == stored["errors"] and responses == stored["responses"]
+    assert where == "committed: cifar10-jpeg, 10,000 test images"
+    assert compared["errors"]["after"] > 50 > compared["errors"]["split"]
