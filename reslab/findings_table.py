@@ -122,7 +122,7 @@ def write_table(out: Path, rows: Sequence[dict], seeds: Sequence[int], info: dic
             "run.json for how the machine was shared while they ran."
             "\n\n"
             + markdown(rows, seeds) + "\n")
-    (out / "FINDINGS.md").write_text(text)
+    (out / "FINDINGS.md").write_text(with_full_schedule(text))
 
 
 def _save_seed(folder: Path, found: list[Finding]) -> None:
@@ -214,6 +214,49 @@ def run_findings(budget: str = "quick", seeds: Sequence[int] = (0, 1, 2),
     return out
 
 
+FULL_BEGIN, FULL_END = "<!-- full-schedule:begin -->", "<!-- full-schedule:end -->"
+FULL_FOLDER = "pretrained-akamaster"
+
+
+def full_schedule_rows() -> list[dict]:
+    """The findings the fully trained nets settle (``results/pretrained-akamaster``), or []."""
+    path = results_dir() / FULL_FOLDER / "findings.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def full_schedule_markdown(rows: Sequence[dict]) -> str:
+    """The full-schedule findings as a Markdown table: one measurement, no seeds."""
+    lines = ["| notebook | finding (paper's direction) | paper | measure | value | holds |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['notebook']} | {r['claim']} | {r['paper']} | {r['metric']} | "
+                     f"{format_value(r, r['value'])} | {'yes' if r['holds'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def full_schedule_section() -> str:
+    """FINDINGS.md's section on the fully trained nets (empty when not measured)."""
+    rows = full_schedule_rows()
+    if not rows:
+        return ""
+    info = json.loads((results_dir() / FULL_FOLDER / "run.json").read_text())
+    return (f"{FULL_BEGIN}\n## The full schedule: a public reproduction's trained nets\n\n"
+            "ResNet-20/32/44/56 trained by akamaster/pytorch_resnet_cifar10 with He et al.'s "
+            "recipe (200 epochs; BSD 2-clause), loaded exactly by `reslab.build_model(name, "
+            f"pretrained=\"akamaster\")` and measured by `{info['command']}` on "
+            f"{info['device']}, torch {info['torch']}, {info['dataset']} "
+            f"({info['test_images']:,} test images for errors, {info['response_images']:,} "
+            f"for responses; results/{FULL_FOLDER}/).\n\n"
+            + full_schedule_markdown(rows) + f"\n{FULL_END}\n")
+
+
+def with_full_schedule(text: str) -> str:
+    """``text`` (a FINDINGS.md) with its full-schedule section replaced or appended."""
+    head = text.split(FULL_BEGIN)[0].rstrip("\n") + "\n"
+    section = full_schedule_section()
+    return head + ("\n" + section if section else "")
+
+
 def committed(notebook: str, budget: str = "quick", device: str = "cpu") -> str:
     """The committed findings table's rows for ``notebook``, as lines (or "not yet run")."""
     path = results_dir() / f"findings-{budget}-{device}" / "findings.json"
@@ -225,5 +268,10 @@ def committed(notebook: str, budget: str = "quick", device: str = "cpu") -> str:
             f"torch {info['torch']}, seeds {', '.join(map(str, info['seeds']))}):")
     lines = [f"  holds in {sum(r['holds'].values())} of {len(r['holds'])} seeds: "
              f"{r['claim']} ({r['paper']})" for r in rows]
+    full = [r for r in full_schedule_rows() if r["notebook"] == notebook]
+    if full:
+        lines.append(f"The fully trained nets (a public reproduction, results/{FULL_FOLDER}):")
+        lines += [f"  {'holds' if r['holds'] else 'does not hold'}: {r['claim']} ({r['paper']};"
+                  f" {r['metric']} {format_value(r, r['value'])})" for r in full]
     return "\n".join([head, *lines])
 

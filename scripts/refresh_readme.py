@@ -6,8 +6,10 @@
 
 Each table sits between ``<!-- <name>:begin -->`` and ``<!-- <name>:end -->``:
 ``findings`` (``results/findings-quick-cpu/findings.json``), ``timing``
-(``results/course-timing-quick-cpu/timing.json``) and ``reproduction`` (He et al.'s Table 6
-beside the final errors of 01's nets in every committed set).
+(``results/course-timing-quick-cpu/timing.json``), ``reproduction`` (He et al.'s Table 6
+beside the final errors of 01's nets in every committed set), ``pretrained`` (the fully
+trained nets of ``results/pretrained-akamaster``) and ``full-schedule`` (the findings they
+settle).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from reslab.paths import results_dir  # noqa: E402
 
 NETS = {"plain20": "plain-20", "plain56": "plain-56", "resnet20": "ResNet-20",
         "resnet56": "ResNet-56", "resnet110": "ResNet-110"}
+FULL_NETS = {"resnet32": "ResNet-32", "resnet44": "ResNet-44"}
 
 
 def _errors(histories: list[History]) -> str:
@@ -63,10 +66,34 @@ def reproduction() -> str:
     return "\n".join(lines)
 
 
+def pretrained() -> str:
+    """The fully trained nets: Table 6, the publisher's error, and the committed measurement."""
+    folder = results_dir() / findings_table.FULL_FOLDER
+    run = json.loads((folder / "run.json").read_text())
+    errors = json.loads((folder / "errors.json").read_text())
+    responses = json.loads((folder / "responses.json").read_text())
+    provenance = json.loads((folder / "provenance.json").read_text())
+    data = f"{run['dataset']}, {run['test_images']:,} images"
+    lines = [f"| net | paper, Table 6 (CIFAR-10) | publisher (CIFAR-10) | test error ({data}) | "
+             f"same weights, zeros after ({data}) | mean response std "
+             f"({run['response_images']:,} images) |", "|---|---|---|---|---|---|"]
+    for net, err in errors.items():
+        stds = [r["std"] for r in responses[net]]
+        lines.append(f"| {NETS.get(net) or FULL_NETS[net]} | {paper.TABLE6_ERROR[net]:.2f} | "
+                     f"{provenance[net]['published_test_error']:.2f} | {err:.2f} | "
+                     f"{run['test_error_with_zeros_after'][net]:.2f} | "
+                     f"{sum(stds) / len(stds):.3f} |")
+    return "\n".join(lines)
+
+
 def tables() -> dict[str, str]:
     """The generated tables, by marker name."""
     rows = json.loads((results_dir() / "findings-quick-cpu" / "findings.json").read_text())
     out = {"findings": findings_table.summary(rows), "reproduction": reproduction()}
+    if findings_table.full_schedule_rows():
+        out["pretrained"] = pretrained()
+        out["full-schedule"] = findings_table.full_schedule_markdown(
+            findings_table.full_schedule_rows())
     timing = course_timing.timing("quick", "cpu")
     if timing:
         out["timing"] = course_timing.table(timing)

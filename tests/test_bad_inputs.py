@@ -188,6 +188,26 @@ def lock_held(ctx: Ctx) -> None:
 
 
 IMGS = "imagefolder:{tmp}/imgs"
+# pretrained weights are looked for in the run folder, so the snapshot sees any file written
+WEIGHTS = {"RESLAB_PRETRAINED": "{run}/weights", "TORCH_HOME": "{run}/hub"}
+
+
+def weights_file(content: bytes | Callable[[], bytes]) -> Callable[[Ctx], None]:
+    """A file named as the publisher's ResNet-20 (resnet20-12fca82f.th) holding ``content``."""
+    def make(ctx: Ctx) -> None:
+        (ctx.run / "weights").mkdir()
+        data = content() if callable(content) else content
+        (ctx.run / "weights" / "resnet20-12fca82f.th").write_bytes(data)
+    return make
+
+
+def other_weights() -> bytes:
+    """A real torch checkpoint in the publisher's format, but not the publisher's weights."""
+    import io
+    from reslab.pretrained import export_state_dict
+    buffer = io.BytesIO()
+    torch.save({"state_dict": export_state_dict(build_model("resnet20"))}, buffer)
+    return buffer.getvalue()
 
 # ------------------------------------------------------------------------ the command line
 
@@ -400,6 +420,26 @@ API_CASES = [
     Case("load-dataset-unknown", lambda ctx: load_dataset("imagenet"), r"'imagenet'",
          r"'cifar10'"),
     Case("build-model-depth", lambda ctx: build_model("resnet21"), r"\b21 is not", r"20 and 26"),
+    Case("build-model-zero-placement", lambda ctx: build_model("resnet20", zero_placement="mid"),
+         r"zero_placement .*'mid'", r"one of 'after', 'split'"),
+    Case("pretrained-unknown-name", lambda ctx: build_model("plain20", pretrained="akamaster"),
+         r"no weights for 'plain20'", r"takes resnet20, resnet32.*resnet1202", env=WEIGHTS),
+    Case("pretrained-unknown-source", lambda ctx: build_model("resnet20", pretrained="imagenet"),
+         r"unknown pretrained source 'imagenet'", r"must be one of 'akamaster'", env=WEIGHTS),
+    Case("pretrained-option", lambda ctx: build_model("resnet20", pretrained="akamaster",
+                                                      shortcut="B"),
+         r"'shortcut'", r"only zero_placement", env=WEIGHTS),
+    Case("pretrained-offline-missing",
+         lambda ctx: build_model("resnet110", pretrained="akamaster"),
+         r"resnet110-1d1ed7c2\.th is not in .*weights", r"download https://\S+resnet110",
+         env=WEIGHTS),
+    Case("pretrained-hash-mismatch", lambda ctx: build_model("resnet20", pretrained="akamaster"),
+         r"resnet20-12fca82f\.th does not hold the publisher's weights \(hash mismatch\)",
+         r"starts 12fca82f; delete it and download https://", env=WEIGHTS,
+         setup=weights_file(other_weights)),
+    Case("pretrained-corrupted", lambda ctx: build_model("resnet20", pretrained="akamaster"),
+         r"resnet20-12fca82f\.th is corrupted", r"delete it and download https://",
+         env=WEIGHTS, setup=weights_file(b"PK\x03\x04 not really a zip, cut short")),
     Case("strip-solutions-unbalanced", lambda ctx: strip_solutions("### BEGIN SOLUTION\n"),
          r"unbalanced solution markers", r"needs its '### END SOLUTION'"),
     Case("write-assignments-out-file", lambda ctx: write_assignments(ctx.file),

@@ -79,9 +79,9 @@ class ResidualBlock(Checkpointable):
 
     def _init_tail(self, in_channels: int, out_channels: int, stride: int,
                    shortcut: str | None, survival_prob: float,
-                   projection_bn: bool = True) -> None:
+                   projection_bn: bool = True, zero_placement: str = "after") -> None:
         self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride,
-                                      batch_norm=projection_bn)
+                                      batch_norm=projection_bn, zero_placement=zero_placement)
         if self.shortcut is None and survival_prob < 1:
             raise ValueError("stochastic depth needs a shortcut; a plain block cannot drop "
                              "its only path (use a residual model or survival_prob=1)")
@@ -97,14 +97,16 @@ class ResidualBlock(Checkpointable):
 class BasicBlock(ResidualBlock):
     """Two 3x3 conv-BN layers; ``y = ReLU(F(x) + shortcut(x))`` (He et al. 2016, Eq. 1, Fig. 2).
 
-    ``final_relu=False`` leaves out the last ReLU (RoR applies it after its extra shortcuts).
+    ``final_relu=False`` leaves out the last ReLU (RoR applies it after its extra shortcuts);
+    ``zero_placement`` is where option A puts its zeros (see
+    :class:`~reslab.models.shortcuts.ZeroPadShortcut`).
     """
 
     expansion = 1
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
                  shortcut: str | None = "A", survival_prob: float = 1.0,
-                 final_relu: bool = True) -> None:
+                 final_relu: bool = True, zero_placement: str = "after") -> None:
         super().__init__()
         self.conv1 = conv3x3(in_channels, out_channels, stride)
         self.bn1 = nn.BatchNorm2d(out_channels)
@@ -112,7 +114,8 @@ class BasicBlock(ResidualBlock):
         self.conv2 = conv3x3(out_channels, out_channels)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.final_relu = final_relu
-        self._init_tail(in_channels, out_channels, stride, shortcut, survival_prob)
+        self._init_tail(in_channels, out_channels, stride, shortcut, survival_prob,
+                        zero_placement=zero_placement)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -133,7 +136,8 @@ class Bottleneck(ResidualBlock):
 
     def __init__(self, in_channels: int, width: int, stride: int = 1,
                  shortcut: str | None = "B", survival_prob: float = 1.0,
-                 final_relu: bool = True, layout: str = "paper") -> None:
+                 final_relu: bool = True, layout: str = "paper",
+                 zero_placement: str = "after") -> None:
         super().__init__()
         check_choice("layout", layout, LAYOUTS)
         out_channels = width * self.expansion
@@ -146,7 +150,8 @@ class Bottleneck(ResidualBlock):
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
         self.final_relu = final_relu
-        self._init_tail(in_channels, out_channels, stride, shortcut, survival_prob)
+        self._init_tail(in_channels, out_channels, stride, shortcut, survival_prob,
+                        zero_placement=zero_placement)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -168,7 +173,8 @@ class PreActBlock(ResidualBlock):
     expansion = 1
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
-                 shortcut: str | None = "B", survival_prob: float = 1.0) -> None:
+                 shortcut: str | None = "B", survival_prob: float = 1.0,
+                 zero_placement: str = "after") -> None:
         super().__init__()
         self.bn1 = nn.BatchNorm2d(in_channels)
         self.conv1 = conv3x3(in_channels, out_channels, stride)
@@ -176,7 +182,7 @@ class PreActBlock(ResidualBlock):
         self.conv2 = conv3x3(out_channels, out_channels)
         self.relu = nn.ReLU(inplace=False)
         self._init_tail(in_channels, out_channels, stride, shortcut, survival_prob,
-                        projection_bn=False)
+                        projection_bn=False, zero_placement=zero_placement)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.relu(self.bn1(x))
@@ -195,7 +201,8 @@ class PreActBottleneck(ResidualBlock):
     expansion = 4
 
     def __init__(self, in_channels: int, width: int, stride: int = 1,
-                 shortcut: str | None = "B", survival_prob: float = 1.0) -> None:
+                 shortcut: str | None = "B", survival_prob: float = 1.0,
+                 zero_placement: str = "after") -> None:
         super().__init__()
         out_channels = width * self.expansion
         self.bn1 = nn.BatchNorm2d(in_channels)
@@ -206,7 +213,7 @@ class PreActBottleneck(ResidualBlock):
         self.conv3 = conv1x1(width, out_channels)
         self.relu = nn.ReLU(inplace=False)
         self._init_tail(in_channels, out_channels, stride, shortcut, survival_prob,
-                        projection_bn=False)
+                        projection_bn=False, zero_placement=zero_placement)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.relu(self.bn1(x))

@@ -28,6 +28,7 @@ from reslab.models.blocks import BasicBlock, Bottleneck, conv3x3
 from reslab.models.network import (StagedNet, blocks_per_stage, classifier, make_stages,
                                    msra_init)
 from reslab.models.options import check_choice
+from reslab.models.shortcuts import ZERO_PLACEMENTS
 
 BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 
@@ -74,23 +75,31 @@ class CifarResNet(StagedNet):
         zero_gamma: start every residual block as the identity by zeroing the scale of its
             last BN (Goyal et al. 2017's "zero-gamma"; the constructed solution of He et al.'s
             Sec. 3.1). Residual nets only.
+        zero_placement: where option A puts its zero channels: "after" the input's (the
+            kit's default) or "split" before and after (akamaster's reproduction, whose
+            published weights need it); the paper leaves this open (see
+            :class:`~reslab.models.shortcuts.ZeroPadShortcut`). Only option A reads it.
     """
 
     def __init__(self, depth: int = 20, shortcut: str | None = "A",
                  block: str | type[nn.Module] = "basic",
                  num_classes: int = 10, in_channels: int = 3,
                  widths: Sequence[int] = (16, 32, 64), input_size: int | None = 32,
-                 stochastic_depth: float | None = None, zero_gamma: bool = False) -> None:
+                 stochastic_depth: float | None = None, zero_gamma: bool = False,
+                 zero_placement: str = "after") -> None:
+        check_choice("zero_placement", zero_placement, ZERO_PLACEMENTS)
         if zero_gamma and shortcut is None:
             raise ValueError("zero_gamma needs shortcuts: a plain net with zeroed BN scales "
                              "outputs constants; use it with shortcut='A', 'B' or 'C'")
         block_cls, kind = resolve_block(block)
         n = cifar_blocks_per_stage(depth, kind, plain=shortcut is None)
+        # a reader's own block class need not know the option while it keeps its default
+        placement = {} if zero_placement == "after" else {"zero_placement": zero_placement}
         stages, channels = make_stages(block_cls, [n] * 3, widths, widths[0], (1, 2, 2),
-                                       stochastic_depth, shortcut=shortcut)
+                                       stochastic_depth, shortcut=shortcut, **placement)
         super().__init__(post_activation_stem(in_channels, widths[0]), stages,
                          classifier(channels, num_classes), in_channels, input_size)
-        self.depth = depth
+        self.depth, self.zero_placement = depth, zero_placement
         msra_init(self)
         if zero_gamma:
             for stage in self.stages:

@@ -36,14 +36,18 @@ class PreActResNet(StagedNet):
         widen_factor: k of WRN-d-k (1 for Pre-ResNet).
         shortcut: "B" (projection where shapes change, the papers' choice), "A" or "C".
         stochastic_depth: ``p_L`` of the linear-decay rule, or ``None`` (off).
+        zero_placement: where option A puts its zeros, "after" or "split" (see
+            :class:`~reslab.models.shortcuts.ZeroPadShortcut`).
     """
 
     def __init__(self, depth: int = 164, widen_factor: int = 1, block: str = "bottleneck",
                  shortcut: str = "B", num_classes: int = 10, in_channels: int = 3,
-                 input_size: int | None = 32, stochastic_depth: float | None = None) -> None:
+                 input_size: int | None = 32, stochastic_depth: float | None = None,
+                 zero_placement: str = "after") -> None:
         n, widths = preact_layout(depth, widen_factor, block)
         stages, channels = make_stages(BLOCKS[block], [n] * 3, widths, 16, (1, 2, 2),
-                                       stochastic_depth, shortcut=shortcut)
+                                       stochastic_depth, shortcut=shortcut,
+                                       zero_placement=zero_placement)
         super().__init__(conv3x3(in_channels, 16), stages,
                          classifier(channels, num_classes, pre_activation=True),
                          in_channels, input_size)

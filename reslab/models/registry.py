@@ -144,13 +144,21 @@ def model_spec(name: str) -> ModelSpec:
     raise ValueError(f"unknown model {name!r}: {hint}")
 
 
-def build_model(name: str, **options: Any) -> nn.Module:
+def build_model(name: str, pretrained: str | None = None, **options: Any) -> nn.Module:
     """Build the model called ``name`` (see :func:`list_models`) with keyword ``options``.
+
+    ``pretrained="akamaster"`` loads the fully trained weights a public reproduction publishes
+    (ResNet-20/32/44/56/110/1202; see :mod:`reslab.pretrained`), in eval mode, with
+    ``model.provenance``.
 
     >>> model = build_model("resnet56", shortcut="B")
     >>> model = build_model("resnet", depth=38)            # any 6n+2 depth
     >>> model = build_model("resnet20", in_channels=1)     # Fashion-MNIST
+    >>> model = build_model("resnet56", pretrained="akamaster")
     """
+    if pretrained is not None:
+        from reslab.pretrained import load_pretrained
+        return load_pretrained(name, pretrained, **options)
     spec = model_spec(name)
     allowed = spec.options()
     for key, value in options.items():

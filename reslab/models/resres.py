@@ -31,18 +31,22 @@ class ResResNet(MultilevelNet):
         stage_shortcut: how the stage-level shortcut matches shapes ("A", "B" or "C"), or a
             factory ``(in_channels, out_channels, stride) -> nn.Module`` for every stage.
         stochastic_depth: ``p_L`` of the linear-decay rule over the blocks, or ``None``.
+        zero_placement: where option A (blocks and stage shortcuts) puts its zeros, "after"
+            or "split" (see :class:`~reslab.models.shortcuts.ZeroPadShortcut`).
     """
 
     def __init__(self, depth: int = 20, shortcut: str = "A",
                  stage_shortcut: str | Callable[[int, int, int], nn.Module] = "A",
                  num_classes: int = 10, in_channels: int = 3,
                  widths: Sequence[int] = (16, 32, 64), input_size: int | None = 32,
-                 stochastic_depth: float | None = None) -> None:
+                 stochastic_depth: float | None = None, zero_placement: str = "after") -> None:
         n = cifar_blocks_per_stage(depth)
         stages, channels = make_stages(BasicBlock, [n] * 3, widths, widths[0], (1, 2, 2),
-                                       stochastic_depth, shortcut=shortcut)
+                                       stochastic_depth, shortcut=shortcut,
+                                       zero_placement=zero_placement)
         ins = [widths[0], *widths[:-1]]
-        middle = [stage_shortcut_module(stage_shortcut, cin, cout, 1 if i == 0 else 2)
+        middle = [stage_shortcut_module(stage_shortcut, cin, cout, 1 if i == 0 else 2,
+                                        zero_placement)
                   for i, (cin, cout) in enumerate(zip(ins, widths))]
         super().__init__(post_activation_stem(in_channels, widths[0]), stages,
                          classifier(channels, num_classes), middle, None, nn.ReLU(),
@@ -52,11 +56,13 @@ class ResResNet(MultilevelNet):
 
 
 def stage_shortcut_module(option: str | Callable[[int, int, int], nn.Module], in_channels: int,
-                          out_channels: int, stride: int) -> nn.Module:
+                          out_channels: int, stride: int,
+                          zero_placement: str = "after") -> nn.Module:
     """One stage-level shortcut: option "A"/"B"/"C" (He et al.'s Sec. 3.3 applied to a whole
     stage), or ``option(in_channels, out_channels, stride)`` for a reader's own module."""
     if isinstance(option, str):
-        return make_shortcut(option, in_channels, out_channels, stride)
+        return make_shortcut(option, in_channels, out_channels, stride,
+                             zero_placement=zero_placement)
     module = option(in_channels, out_channels, stride)
     if not isinstance(module, nn.Module):
         raise ValueError(f"stage_shortcut({in_channels}, {out_channels}, {stride}) must return "

@@ -56,6 +56,8 @@ class RoR(MultilevelNet):
         level_shortcut: factory ``(in_channels, out_channels, stride) -> nn.Module`` for the
             middle- and root-level shortcuts (None: 1x1 conv projections, Fig. 2).
         survival_rule: ``(num_blocks, p_L) -> probabilities`` replacing the linear decay.
+        zero_placement: where option A puts its zeros, "after" or "split" (see
+            :class:`~reslab.models.shortcuts.ZeroPadShortcut`).
     """
 
     def __init__(self, depth: int = 110, levels: int = 3, base: str = "resnet",
@@ -63,7 +65,8 @@ class RoR(MultilevelNet):
                  depth_counting: str = "ror", num_classes: int = 10, in_channels: int = 3,
                  input_size: int | None = 32, stochastic_depth: float | None = None,
                  level_shortcut: Callable[[int, int, int], nn.Module] | None = None,
-                 survival_rule: Callable[[int, float], Sequence[float]] | None = None) -> None:
+                 survival_rule: Callable[[int, float], Sequence[float]] | None = None,
+                 zero_placement: str = "after") -> None:
         check_choice("levels", levels, (1, 2, 3))
         check_choice("base", base, BASES)
         check_choice("depth_counting", depth_counting, DEPTH_COUNTING)
@@ -75,7 +78,7 @@ class RoR(MultilevelNet):
         stages, channels = make_stages(
             BasicBlock if post else PreActBlock, [n] * 3, widths, 16, (1, 2, 2),
             stochastic_depth, last_block_kwargs={"final_relu": False} if post else None,
-            survival_rule=survival_rule, shortcut=shortcut)
+            survival_rule=survival_rule, shortcut=shortcut, zero_placement=zero_placement)
         level = level_shortcut or (lambda cin, cout, stride: ProjectionShortcut(
             cin, cout, stride, batch_norm=bn))
         ins = [16, *widths[:-1]]

@@ -8,6 +8,9 @@ thing everywhere:
 * **B** -- identity where shapes match, a projection ``W_s x`` (Eq. 2: 1x1 conv + BN) where they
   grow (:class:`ProjectionShortcut`).
 * **C** -- a projection on every shortcut.
+
+Where option A puts its zeros is a choice of its own (``zero_placement``, see
+:class:`ZeroPadShortcut`): the paper leaves it open, and two popular codes differ.
 """
 from __future__ import annotations
 
@@ -18,34 +21,54 @@ from torch import nn
 from reslab.models.options import check_choice
 
 SHORTCUT_OPTIONS = ("A", "B", "C")
+ZERO_PLACEMENTS = ("after", "split")
 
 
 class ZeroPadShortcut(nn.Module):
     """Option A: identity with zero-padded extra channels (He et al. 2016, Sec. 3.3, "(A)").
 
     Subsamples by ``stride`` (takes every ``stride``-th pixel, as a 1x1 stride-2 pooling
-    would) and appends ``out_channels - in_channels`` all-zero channels after the input's
-    channels. A named module, unlike the lambda in popular reproductions, so a whole model
-    pickles with ``torch.save``.
+    would) and adds ``out_channels - in_channels`` all-zero channels. A named module, unlike
+    the lambda in popular reproductions, so a whole model pickles with ``torch.save``.
+
+    He et al. say only "the shortcut still performs identity mapping, with extra zero entries
+    padded for increasing dimensions" (Sec. 3.3); *where* the zeros go is left open, and it
+    matters: the next block's weights see the input's channels at different indices, so the
+    same weights compute different functions under the two placements.
+
+    * ``placement="after"`` (the kit's default): every new channel after the input's, as in
+      Facebook's fb.resnet.torch (``models/resnet.lua``: ``nn.Concat(2)`` of ``nn.Identity()``
+      and ``nn.MulConstant(0)``, i.e. ``[x, 0]``).
+    * ``placement="split"``: ``extra // 2`` zero channels before the input's and the rest
+      after, as in akamaster/pytorch_resnet_cifar10 (``resnet.py``: a ``LambdaLayer`` with
+      ``F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, planes//4, planes//4))``), whose published
+      weights :func:`reslab.pretrained.load_pretrained` loads.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1,
+                 placement: str = "after") -> None:
         super().__init__()
         if out_channels < in_channels:
             raise ValueError(
                 f"option A can only add channels (got {in_channels} -> {out_channels}); "
                 "use a projection shortcut (option B or C) to reduce them"
             )
+        check_choice("zero_placement", placement, ZERO_PLACEMENTS)
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
+        self.placement = placement
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride > 1:
             x = x[:, :, :: self.stride, :: self.stride]
         extra = self.out_channels - self.in_channels
-        return F.pad(x, (0, 0, 0, 0, 0, extra)) if extra else x
+        if not extra:
+            return x
+        before = extra // 2 if self.placement == "split" else 0
+        return F.pad(x, (0, 0, 0, 0, before, extra - before))
 
     def extra_repr(self) -> str:
-        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"
+        where = "" if self.placement == "after" else f", placement={self.placement!r}"
+        return f"{self.in_channels}, {self.out_channels}, stride={self.stride}{where}"
 
 
 class ProjectionShortcut(nn.Sequential):
@@ -75,11 +98,15 @@ class ProjectionShortcut(nn.Sequential):
 
 
 def make_shortcut(option: str | None, in_channels: int, out_channels: int,
-                  stride: int = 1, batch_norm: bool = True) -> nn.Module | None:
+                  stride: int = 1, batch_norm: bool = True,
+                  zero_placement: str = "after") -> nn.Module | None:
     """The shortcut of one block for ``option`` "A", "B" or "C"; ``None`` for a plain block.
 
-    ``batch_norm`` says whether projections carry a BN (He et al.: yes; pre-activation nets: no).
+    ``batch_norm`` says whether projections carry a BN (He et al.: yes; pre-activation nets: no);
+    ``zero_placement`` where option A's zeros go ("after" or "split", see
+    :class:`ZeroPadShortcut`).
     """
+    check_choice("zero_placement", zero_placement, ZERO_PLACEMENTS)
     if option is None:
         return None
     check_choice("shortcut", option, SHORTCUT_OPTIONS)
@@ -88,4 +115,4 @@ def make_shortcut(option: str | None, in_channels: int, out_channels: int,
         return ProjectionShortcut(in_channels, out_channels, stride, batch_norm=batch_norm)
     if same_shape:
         return nn.Identity()
-    return ZeroPadShortcut(in_channels, out_channels, stride)
+    return ZeroPadShortcut(in_channels, out_channels, stride, zero_placement)
