@@ -22,10 +22,58 @@ def _show(fig) -> None:
     plt.close(fig)
 
 
+def _as_outputs(captured, failure: BaseException | None) -> tuple[dict, ...]:
+    """What a captured ``draw`` printed and displayed, as notebook output dicts (nbformat 4)."""
+    import base64
+    import traceback
+
+    outputs = [{"output_type": "stream", "name": name, "text": text}
+               for name, text in (("stdout", captured.stdout), ("stderr", captured.stderr))
+               if text]
+    for shown in captured.outputs:
+        data = {mime: base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v
+                for mime, v in shown.data.items()}
+        outputs.append({"output_type": "display_data", "data": data,
+                        "metadata": shown.metadata or {}})
+    if failure is not None:
+        outputs.append({"output_type": "error", "ename": type(failure).__name__,
+                        "evalue": str(failure), "traceback": traceback.format_exception(failure)})
+    return tuple(outputs)
+
+
+def live_output(draw, controls: Mapping[str, W.ValueWidget]) -> W.Output:
+    """An Output widget showing ``draw(**values)``, redrawn whenever a control's value changes.
+
+    Like ``ipywidgets.interactive_output``, but what ``draw`` prints and displays is captured in
+    the kernel and handed to the Output widget as its ``outputs``, not captured by the front end
+    (``with out:``). With ``with out:``, a headless client (nbclient, nbconvert, nbgrader) mirrors
+    each captured output back to the kernel on its shell socket while it waits there for the
+    cell's ``execute_reply``; jupyter_client's ``Session.send`` writes through a blocking shadow
+    of the asyncio socket, which can swallow the socket's wake-up, so the reply is only read when
+    the cell's timeout runs out. An error in ``draw`` shows in the widget, as it would there.
+    """
+    from IPython.utils.capture import capture_output
+
+    out = W.Output()
+
+    def redraw(change: dict | None = None) -> None:
+        failure = None
+        with capture_output() as captured:
+            try:
+                draw(**{name: control.value for name, control in controls.items()})
+            except Exception as error:  # shown in the widget, as interactive_output does
+                failure = error
+        out.outputs = _as_outputs(captured, failure)
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    return out
+
+
 def _live(controls: dict[str, W.Widget], draw) -> W.Widget:
     """Show ``controls`` above an output that ``draw(**values)`` refreshes on every change."""
-    out = W.interactive_output(draw, controls)
-    box = W.VBox([*controls.values(), out])
+    box = W.VBox([*controls.values(), live_output(draw, controls)])
     display(box)
     return box
 
@@ -290,7 +338,7 @@ class RoRControls:
         self.levels = W.ToggleButtons(options=[1, 2, 3], value=levels, description="levels")
         self.p_last = W.FloatSlider(value=p_last or 1.0, min=0.1, max=1.0, step=0.05,
                                     description="p_L (1 = off)")
-        self.widget = W.VBox([self.levels, self.p_last, W.interactive_output(
+        self.widget = W.VBox([self.levels, self.p_last, live_output(
             self._draw, {"levels": self.levels, "p_last": self.p_last})])
 
     @property
@@ -332,8 +380,7 @@ class StageOrderPicker:
     def __init__(self, total_iterations: int, plan: str = "2 | 2,3 | 1,2,3") -> None:
         self.total = total_iterations
         self.text = W.Text(value=plan, description="phases")
-        self.widget = W.VBox([self.text, W.interactive_output(self._describe,
-                                                              {"text": self.text})])
+        self.widget = W.VBox([self.text, live_output(self._describe, {"text": self.text})])
 
     @property
     def stage_orders(self) -> tuple[tuple[int, ...], ...]:

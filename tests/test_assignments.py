@@ -110,24 +110,33 @@ def test_assignments_command_writes_student_notebooks_without_solutions(tmp_path
         assert all(not c.get("outputs") for c in student.cells if c.cell_type == "code")
 
 
-def test_student_notebooks_stop_at_a_failing_graded_cell_with_the_report_first(tmp_path):
+@pytest.fixture(scope="module")
+def student_versions(tmp_path_factory) -> dict[str, Path]:
+    """The student version of every course notebook, written once for the tests below."""
+    return {p.name: p for p in write_assignments(tmp_path_factory.mktemp("students"))}
+
+
+# Per notebook (cells have reslab.headless's per-cell limits): the slowest, 01, took 422 s
+# from a cold runs folder with the machine's load average near 10; about 60 s on a quiet one.
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("name", [p.name for p in course_notebooks()])
+def test_student_notebooks_stop_at_a_failing_graded_cell_with_the_report_first(
+        name, student_versions):
     """Each student notebook runs (smoke budget, errors allowed): every graded cell shows the
     check's ✗ report, then fails with an AssertionError raised in the cell itself -- no
     traceback into reslab/. Training runs are shared with the course notebooks' (same
     configs), so this costs little beyond the notebooks' own CI run."""
-    from nbclient import NotebookClient
-    for path in write_assignments(tmp_path):
-        nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(tmp_path)}}).execute()
-        for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
-                printed = "".join(o.get("text", "") for o in cell.outputs)
-                assert "not yet right" in printed and "✗" in printed, (path.name, printed)
-                errors = [o for o in cell.outputs if o.get("output_type") == "error"]
-                assert [e["ename"] for e in errors] == ["AssertionError"], (path.name, errors)
-                assert not any("reslab/" in line for line in errors[0]["traceback"])
+    from reslab.headless import execute
+    path = student_versions[name]
+    nb = execute(nbformat.read(path, as_version=4), name, cwd=path.parent, allow_errors=True)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+            printed = "".join(o.get("text", "") for o in cell.outputs)
+            assert "not yet right" in printed and "✗" in printed, (name, printed)
+            errors = [o for o in cell.outputs if o.get("output_type") == "error"]
+            assert [e["ename"] for e in errors] == ["AssertionError"], (name, errors)
+            assert not any("reslab/" in line for line in errors[0]["traceback"])
 
 
 def test_markdown_answer_notes_are_left_out_of_student_versions(tmp_path):

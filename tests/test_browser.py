@@ -62,7 +62,7 @@ LAB_SETTINGS = {
 SERVER_START_S = 90
 KERNEL_IDLE_S = 120
 RUN_START_S = 60
-RUN_ALL_S = 600
+RUN_ALL_S = 900  # the whole notebook; each cell also has its reslab.headless limit
 REDRAW_S = 60
 SHUTDOWN_S = 15
 
@@ -76,6 +76,7 @@ sync_api = pytest.importorskip("playwright.sync_api",
                                reason="the playwright Python package is not installed")
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(1200),
     pytest.mark.skipif(not os.access(CHROMIUM, os.X_OK),
                        reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
 ]
@@ -236,9 +237,21 @@ def _run_all_cells(page, watch=lambda: None) -> None:
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
     _wait_until(lambda: BUSY_PROMPT in _prompts(page), RUN_START_S, "the run to start")
 
+    limits = _cell_limits()
+    busy: dict[str, float] = {}
+
     def finished() -> bool:
         watch()
-        return BUSY_PROMPT not in _prompts(page)
+        prompts = _prompts(page)
+        if BUSY_PROMPT not in prompts:
+            return True
+        index = prompts.index(BUSY_PROMPT)
+        since = busy.setdefault(str(index), time.monotonic())
+        limit, first_line = limits[index]
+        if time.monotonic() - since > limit:
+            pytest.fail(f"{NOTEBOOK.name}: code cell {index} ran past its {limit} s limit "
+                        f"(reslab.headless): {first_line}")
+        return False
     _wait_until(finished, RUN_ALL_S, "all cells to run", poll_s=0.2)
     _wait_for_idle_kernel(page)
     prompts = _prompts(page)
@@ -247,6 +260,15 @@ def _run_all_cells(page, watch=lambda: None) -> None:
         cell = page.locator(".jp-Notebook .jp-CodeCell").nth(max(0, not_run[0] - 1))
         pytest.fail(f"code cells {not_run} did not run (prompts {prompts}); the cell before "
                     f"the first of them printed:\n{cell.locator('.jp-OutputArea').inner_text()}")
+
+
+def _cell_limits() -> list[tuple[int, str]]:
+    """Each code cell's limit (reslab.headless, as headless runs use) and its first line."""
+    import nbformat
+
+    from reslab.headless import cell_timeout
+    cells = [c for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
+    return [(cell_timeout(c), (c.source.splitlines() or [""])[0][:80]) for c in cells]
 
 
 def _plot_src(widget) -> str:

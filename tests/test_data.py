@@ -209,3 +209,21 @@ def test_image_folder_tree_is_loaded_resized_to_32(tmp_path):
     assert sorted(data.train_labels.tolist()) == [0, 0, 0, 1, 1, 1]
     with pytest.raises(DatasetUnavailable, match="needs train/ and test/"):
         load_dataset(f"imagefolder:{tmp_path / 'train'}")
+
+
+def test_auto_says_in_one_line_what_it_uses_and_what_is_missing(monkeypatch, capsys):
+    from reslab.data import datasets, sources
+
+    fallback = sources.from_arrays(np.zeros((2, 4, 4, 3), np.uint8), np.zeros(2, np.int64),
+                                   np.zeros((2, 4, 4, 3), np.uint8), np.zeros(2, np.int64),
+                                   "cifar10-jpeg", source="/data/cifar10-jpeg")
+
+    def load_raw(name, download=True):
+        if name == "cifar10":
+            raise sources.DatasetUnavailable("cifar10 is not available: looked in /data")
+        return fallback
+    monkeypatch.setattr(datasets, "load_raw", load_raw)
+    assert datasets.resolve_auto(download=False) is fallback
+    assert capsys.readouterr().out == (
+        "reslab: using dataset 'cifar10-jpeg' (/data/cifar10-jpeg), the fallback: cifar10 is "
+        "not on this machine (`python -m reslab data cifar10` downloads it)\n")

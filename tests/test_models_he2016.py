@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import reslab
-from reslab import paper
+from reslab import imagenet_costs, paper
 from reslab.models import ZeroPadShortcut, make_shortcut
 
 
@@ -63,6 +63,8 @@ def test_imagenet_params_and_macs_both_layouts(name):
         assert reslab.count_params(model) == ref["params"]
         macs = reslab.count_macs(model, (1, 3, 224, 224))
         assert macs == pytest.approx(ref[f"macs_{layout}"], rel=0.01)
+        # ... and notebook 03's kept table is this very count
+        assert imagenet_costs.costs(name, layout) == (reslab.count_params(model), macs)
 
 
 def test_resnet50_macs_acceptance():

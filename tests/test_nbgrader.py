@@ -21,13 +21,17 @@ pytest.importorskip("nbgrader")
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "02_shortcuts"
 ASSIGNMENT = "ps02"
-CONFIG = """c = get_config()
+# Cell limits of reslab.headless (as an instructor's config would set them); the whole round
+# trip (generate, then autograde four submissions of 02) has the module's pytest-timeout.
+CONFIG = """from reslab.headless import cell_timeout
+c = get_config()
 c.CourseDirectory.course_id = "reslab"
 c.CourseDirectory.root = {root!r}
-c.Execute.timeout = 600
-c.ExecutePreprocessor.timeout = 600
+c.Execute.timeout_func = cell_timeout
+c.ExecutePreprocessor.timeout_func = cell_timeout
 c.AutogradeApp.create_student = True
 """
+pytestmark = pytest.mark.timeout(1200)
 
 
 def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:

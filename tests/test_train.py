@@ -163,11 +163,18 @@ def test_corrupted_checkpoint_is_reported_and_previous_still_loads(tmp_path, tin
 
 
 def test_short_real_training_drives_loss_well_below_chance():
+    """96 iterations on Fashion-MNIST take ResNet-20's training loss from chance (ln 10; the
+    first 16 iterations average 2.04) to well below it. Measured (issue 17; torch 2.14.1, an
+    AVX512-BF16 Xeon) with bf16 autocast, fp32 and bf16 on 1 thread: last training loss 0.80,
+    0.76, 0.74; test error 0.31, 0.31, 0.30. After 48 iterations the loss was still near the
+    bound (1.13 here, 1.19 on another CPU), so the run is long enough that the bounds are far."""
     data = load_dataset("fashion-mnist", train_subset=4096, test_subset=512)
-    history = T.train("resnet20", data=data, out=False, iterations=48, eval_every=16, **TINY)
+    history = T.train("resnet20", data=data, out=False, iterations=96, eval_every=16, **TINY)
     chance = math.log(10)
-    assert history.last("train_loss") < 0.5 * chance
-    assert history.last("eval_error") < 0.5
+    first, last = history.records[0], history.records[-1]
+    assert last["train_loss"] < 0.5 * chance, history.column("train_loss")
+    assert last["train_loss"] < 0.5 * first["train_loss"], history.column("train_loss")
+    assert last["eval_error"] < 0.5, history.column("eval_error")
 
 
 def test_bad_training_options_fail_with_one_line():

@@ -37,10 +37,13 @@ def test_experiment_controls_name_the_models_and_budget(monkeypatch):
                                    ("plain", "resnet") for d in (20, 56)}),
     lambda: widgets.response_browser({"resnet20": [{"index": 1, "layer": "a", "std": 1.0}]}),
 ])
-def test_every_widget_builds_and_its_controls_are_live(make, capsys):
+def test_every_widget_builds_and_its_controls_are_live(make):
     box = make()
-    assert capsys.readouterr().out  # drawn once at once, as in a notebook run without a browser
     assert isinstance(box, ipywidgets.VBox)
+    out = box.children[-1]
+    assert isinstance(out, ipywidgets.Output)
+    drawn = out.outputs  # drawn once at once, as in a notebook run without a browser
+    assert drawn and not any(o["output_type"] == "error" for o in drawn), drawn
     controls = [c for c in box.children if isinstance(c, ipywidgets.ValueWidget)]
     assert controls, "a widget without a knob"
     control = controls[0]
@@ -51,31 +54,20 @@ def test_every_widget_builds_and_its_controls_are_live(make, capsys):
         control.value = control.min
     else:  # a multiple selection: choose something else than now
         control.value = () if control.value else tuple(control.options[:1])
-    assert capsys.readouterr().out  # ... and drawn again when a knob moves
+    assert out.outputs and out.outputs is not drawn  # ... and drawn again when a knob moves
 
 
-def test_experiment_controls_knobs_reach_the_budget_and_training_options(monkeypatch):
-    monkeypatch.setenv("RESLAB_BUDGET", "quick")
-    controls = widgets.ExperimentControls(depths=(20, 56), chosen=(20,))
-    controls.iterations.value, controls.warmup.value = 1000, 100
-    controls.lr.value, controls.seed.value, controls.zero_gamma.value = 0.05, 3, True
-    budget = controls.budget
-    assert (budget.name, budget.iterations, budget.linear_warmup) == ("quick", 1000, 100)
-    assert controls.options == {"lr": controls.lr.value, "seed": 3,
-                                "model_options": {"resnet20": {"zero_gamma": True}}}
-    controls.budget_menu.value = "smoke"   # a preset resets iterations and warm-up
-    assert controls.budget == "smoke"
+def test_a_widget_shows_what_it_draws_as_outputs_and_an_error_in_the_widget():
+    """The Output widget is handed its outputs (no front-end capture, see live_output)."""
+    def draw(n: int) -> None:
+        print(f"n = {n}")
+        if n < 0:
+            raise ValueError("n must not be negative")
 
-
-def test_full_on_a_cpu_shows_the_estimate_and_asks_first(monkeypatch):
-    import torch
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    controls = widgets.ExperimentControls()
-    controls.budget_menu.value = "full"
-    assert "hours" in controls.note.value and controls.confirm.layout.display is None
-    with pytest.raises(ValueError, match="Tick the box"):
-        controls.budget
-    controls.confirm.value = True
-    assert controls.budget == "full"
-    controls.budget_menu.value = "quick"
-    assert controls.note.value == "" and controls.confirm.layout.display == "none"
+    slider = ipywidgets.IntSlider(value=2, min=-1, max=3)
+    out = widgets.live_output(draw, {"n": slider})
+    assert out.outputs == ({"output_type": "stream", "name": "stdout", "text": "n = 2\n"},)
+    slider.value = -1
+    kinds = [o["output_type"] for o in out.outputs]
+    assert kinds == ["stream", "error"] and out.outputs[1]["evalue"] == "n must not be negative"
+    assert out.msg_id == ""  # nothing asked the front end to capture

@@ -87,18 +87,27 @@ def _shapes10() -> sources.RawDataset:
                                "procedurally generated shapes, not a real dataset")
 
 
+def _auto_line(raw: sources.RawDataset, missing: list[str]) -> str:
+    """One line: the dataset chosen, from where, and which better ones are missing here."""
+    line = f"reslab: using dataset '{raw.name}' ({raw.source})"
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        line += (f", the fallback: {' and '.join(missing)} {verb} not on this machine "
+                 f"(`python -m reslab data {missing[0]}` downloads it)")
+    return line
+
+
 def resolve_auto(download: bool = True, verbose: bool = True) -> sources.RawDataset:
     """The best dataset this machine can have, announced by name (see ``AUTO_ORDER``)."""
-    reasons = []
+    missing = []
     for name in AUTO_ORDER:
         try:
             raw = load_raw(name, download=download)
-        except sources.DatasetUnavailable as error:
-            reasons.append(f"{name}: {str(error).split(':')[0]}")
+        except sources.DatasetUnavailable:
+            missing.append(name)
             continue
         if verbose:
-            skipped = f" (not available: {'; '.join(reasons)})" if reasons else ""
-            print(f"reslab: using dataset '{raw.name}'{skipped}")
+            print(_auto_line(raw, missing))
         return raw
     raise AssertionError("shapes10 is always available")
 
