@@ -8,12 +8,14 @@
   device; a sweep must then not launch its nets on separate side streams (their replays would
   be unordered against each other). :func:`uses_cuda_graphs` says which modes do.
 * ``compile="auto"`` follows a rule read off ``benchmarks/cpu_step.py`` (:func:`choose`):
-  compile on a CPU with AMX, where compiling made ResNet-20's step faster (an Intel Xeon:
-  785 vs 614 images/s, bf16 channels-last), and only for a run of at least
-  :data:`AUTO_MIN_ITERATIONS` steps, so that the compile's one-off cost is paid back. On the
-  AMD CPUs measured, compiling made the step slower, and on a CUDA GPU the whole-step CUDA
-  graph (:mod:`reslab.fastpath`) takes the host out of the step without a compile: there
-  "auto" does not compile.
+  compile on a CPU with AMX, where compiling made ResNet-20's step faster (an Intel Xeon,
+  2026-12-03: 785 vs 614 images/s, bf16 channels-last, 0.045 s saved per step of 128), and
+  only for a run of at least :data:`AUTO_MIN_ITERATIONS` steps, so that the compile's one-off
+  cost is paid back: the first two compiled steps took 30 s for ResNet-56 with a cold cache
+  on the 2-core AMD EPYC (``benchmarks/results/cpu_step-cpu.json``), about 700 steps'
+  savings. On that AMD CPU compiling gained 6% for ResNet-20 and lost 3% for ResNet-56, so
+  "auto" does not compile there; nor on a CUDA GPU, where the whole-step CUDA graph
+  (:mod:`reslab.fastpath`) takes the host out of the step without a compile.
 """
 from __future__ import annotations
 
