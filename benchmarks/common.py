@@ -31,7 +31,7 @@ def arguments(doc: str, models: list[str]) -> argparse.ArgumentParser:
 
 def machine() -> dict:
     """What ran the benchmark: device name, torch version, CPU, threads."""
-    from reslab.compilation import cpu_has_amx
+    from reslab.training.compilation import cpu_has_amx
     info = {"torch": torch.__version__, "python": platform.python_version(),
             "cpu": platform.processor() or platform.machine(), "cpu_model": cpu_model(),
             "cpu_amx": cpu_has_amx(), "cpu_count": os.cpu_count(),
@@ -117,6 +117,6 @@ def write_result(name: str, record: dict, out: str | Path | None, quiet: bool = 
 
 
 def _device_tag() -> str:
-    from reslab.selftest import device_tag  # noqa: PLC0415 - the selftest's file names
+    from reslab.tools.selftest import device_tag  # noqa: PLC0415 - the selftest's file names
     return device_tag(torch.device("cuda", 0) if torch.cuda.is_available() else
                       torch.device("cpu"))

@@ -2,7 +2,7 @@
 threads -- each against the fp32 baseline, interleaved in the same run.
 
 The kit keeps what wins here: bf16 autocast where oneDNN has native bf16
-(:mod:`reslab.precision`) and channels-last (:mod:`reslab.trainer`). Each variant trains the
+(:mod:`reslab.training.precision`) and channels-last (:mod:`reslab.training.loop`). Each variant trains the
 same model on the same batch; the variants take turns, ``--repeats`` times, and the median
 step time of each is compared with the baseline's as a ratio.
 
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import arguments, write_result  # noqa: E402
 from reslab.models import build_model  # noqa: E402
-from reslab.precision import native_bf16  # noqa: E402
+from reslab.training.precision import native_bf16  # noqa: E402
 
 VARIANTS = {  # name -> (bf16 autocast, channels-last, compile, threads: None = torch's)
     "fp32": (False, False, False, None),

@@ -24,8 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (arguments, benchmark_data, gpu_target, timed,  # noqa: E402
                                write_result)
 from reslab.models import build_model  # noqa: E402
-from reslab.trainer import Run, make_loader, train_all, config_from, pick_device  # noqa: E402
-from reslab import distributed, fastpath  # noqa: E402
+from reslab.training.config import config_from
+from reslab.training.loop import make_loader, train_all, pick_device  # noqa: E402
+from reslab.training.run import Run
+from reslab import fastpath  # noqa: E402
+from reslab.training import distributed
 
 
 TARGET_RATIO = 10  # the kit's GPU target: 10x the DataLoader loop's images/s

@@ -10,23 +10,24 @@ The public API that notebooks and the CLI use::
 
 Importing reslab sets ``CUBLAS_WORKSPACE_CONFIG`` (when unset and CUDA has not started yet):
 cuBLAS reads it once, at its first use in the process, and a deterministic run needs it
-(see :mod:`reslab.determinism`). A notebook may then train deterministically after any GPU
+(see :mod:`reslab.training.determinism`). A notebook may then train deterministically after any GPU
 work of its earlier cells.
 """
-from reslab.determinism import fix_cublas_workspace
+from reslab.training.determinism import fix_cublas_workspace
 
 fix_cublas_workspace(warn=lambda message: None)  # before any cuBLAS work (review defect 14)
 
-from reslab.analysis import count_macs, count_params
-from reslab.budget import Budget, get_budget
+from reslab.models.analysis import count_macs, count_params
+from reslab.training.budget import Budget, get_budget
 from reslab.data import load_dataset
-from reslab.history import History
+from reslab.training.history import History
 from reslab.models import (BasicBlock, Bottleneck, PreActBlock, PreActBottleneck,
                            ProjectionShortcut, StochasticDepth, ZeroPadShortcut, build_model,
                            list_models, make_shortcut, msra_init)
 
-from reslab.seeds import train_seeds
-from reslab.trainer import TrainConfig, load_trained, sweep, train
+from reslab.training.seeds import train_seeds
+from reslab.training.config import TrainConfig
+from reslab.training.loop import load_trained, sweep, train
 
 __version__ = "0.1.0"
 

@@ -13,11 +13,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reslab.budget import BUDGETS
+from reslab.training.budget import BUDGETS
 
 if TYPE_CHECKING:
     from reslab.data import ImageDataset
-    from reslab.trainer import TrainConfig
+    from reslab.training.config import TrainConfig
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,7 +73,8 @@ def _model_option(text: str) -> tuple[str, object]:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from reslab.analysis import format_table, model_summary
+    from reslab.models.analysis import format_table
+    from reslab.models.registry import model_summary
     from reslab.models import list_models, model_spec
 
     families = list(dict.fromkeys(model_spec(name).family for name in list_models()))
@@ -90,8 +91,8 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from reslab.checkpoint import LATEST, PREVIOUS
-    from reslab.trainer import default_folder, fit
+    from reslab.training.checkpoint import LATEST, PREVIOUS
+    from reslab.training.loop import default_folder, fit
 
     config = _train_config(args)
     data, config = _train_data(args, config)
@@ -107,9 +108,10 @@ def _train(args: argparse.Namespace) -> int:
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     """The run's config from the arguments, checked (with --out) before any data is read."""
-    from reslab.budget import ENV_VAR
+    from reslab.training.budget import ENV_VAR
     from reslab.models import build_model
-    from reslab.trainer import config_from, default_folder
+    from reslab.training.config import config_from
+    from reslab.training.loop import default_folder
     from reslab.validate import check_device, check_output_folder
 
     options = dict(args.option or [])
@@ -136,7 +138,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 def _train_data(args: argparse.Namespace,
                 config: TrainConfig) -> tuple[ImageDataset, TrainConfig]:
     """The dataset, checked against the config; the config with its length in iterations."""
-    from reslab.trainer import prepare_data
+    from reslab.training.loop import prepare_data
     from reslab.validate import check_data
 
     data = prepare_data(config)
@@ -148,7 +150,7 @@ def _train_data(args: argparse.Namespace,
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from reslab.demo import run_demo
+    from reslab.course.demo import run_demo
     from reslab.validate import check_output_folder
     check_output_folder(args.out)
     run_demo(Path(args.out), iterations=args.iterations)
@@ -156,7 +158,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _assignments(args: argparse.Namespace) -> int:
-    from reslab.assignments import write_assignments
+    from reslab.course.assignments import write_assignments
     written = write_assignments(Path(args.out), args.notebooks and Path(args.notebooks))
     for path in written:
         print(f"wrote {path}")
@@ -166,7 +168,7 @@ def _assignments(args: argparse.Namespace) -> int:
 
 
 def _findings(args: argparse.Namespace) -> int:
-    from reslab.findings_table import run_findings
+    from reslab.tools.findings_table import run_findings
     seeds = [] if args.table_only else args.seeds
     out = run_findings(args.budget, seeds, args.dataset, args.notebooks,
                        progress=not args.quiet)
@@ -259,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # selftest: checks this machine's training path (and a GPU's), PASS/FAIL/MEASURE lines, JSON
 def _selftest(args: argparse.Namespace) -> int:
-    from reslab.selftest import run_selftest
+    from reslab.tools.selftest import run_selftest
     return run_selftest(args.device, args.out, args.budget_seconds)
 
 
@@ -276,9 +278,9 @@ def _add_selftest(sub) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a bad input is exit code 2 and one line on stderr, never a traceback."""
-    from reslab.checkpoint import WriteFailed
+    from reslab.training.checkpoint import WriteFailed
     from reslab.data import DatasetUnavailable
-    from reslab.trainer import TrainingDiverged
+    from reslab.training.run import TrainingDiverged
 
     args = build_parser().parse_args(argv)
     try:

@@ -1,7 +1,8 @@
-"""Checks made before any training starts: each bad input is one ``ValueError`` line.
+"""Checks made at the edges (the command line, :class:`~reslab.training.config.TrainConfig`,
+the model builders): each bad input is one ``ValueError`` line.
 
 Every message names the offending value and says what would be accepted. The trainer calls
-:func:`check_config` when a :class:`~reslab.trainer.TrainConfig` is made,
+:func:`check_config` when a :class:`~reslab.training.config.TrainConfig` is made,
 :func:`check_device` when it picks the device, :func:`check_output_folder` before it locks a
 run folder and :func:`check_data` once the dataset is loaded; the command line calls the
 same functions before it loads any data, so a mistake costs seconds, not a training period.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,22 @@ import torch
 
 DEVICES = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def check_choice(option: str, value: Any, choices: Iterable[Any]) -> None:
+    """Raise ``ValueError`` naming the valid values when ``value`` is not one of ``choices``."""
+    choices = tuple(choices)
+    if value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{option} must be one of {valid} (got {value!r})")
+
+
+def check_probability(option: str, value: float, *, open_low: bool = False) -> None:
+    """Raise ``ValueError`` unless ``value`` lies in [0, 1] (or (0, 1] with ``open_low``)."""
+    low_ok = value > 0 if open_low else value >= 0
+    if not (low_ok and value <= 1):
+        bound = "(0, 1]" if open_low else "[0, 1]"
+        raise ValueError(f"{option} must be a probability in {bound} (got {value!r})")
 
 
 def _is_int(value: Any) -> bool:

@@ -77,7 +77,7 @@ def main() -> None:
                    "../shared/pretrained/akamaster --data ../shared/data/cifar10-jpeg",
         "publisher_commit": commit, "publisher_resnet_py_sha256": code_sha,
         "licence": "weights: BSD 2-clause, Copyright (c) 2018, Yerlan Idelbayev "
-                   "(see reslab.pretrained.licence_notice())",
+                   "(see reslab.models.pretrained.licence_notice())",
         "dataset": "cifar10-jpeg (CIFAR-10 re-encoded as JPEG quality 75; lossy)",
         "inputs": "Pillow decode, /255, then (x - mean) / std with mean (0.485, 0.456, "
                   "0.406), std (0.229, 0.224, 0.225)",

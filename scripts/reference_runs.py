@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train one of the kit's reference sets and store it in ``results/<device>-<budget>-<topic>/``.
 
-The notebooks draw these runs beside the reader's own (see ``reslab.results``). Training goes
+The notebooks draw these runs beside the reader's own (see ``reslab.course.results``). Training goes
 through ``reslab.sweep`` with checkpoints in ``runs/reference-<budget>/``, so a stopped job
 (e.g. a 10-minute GPU call) continues where it stopped when started again with the same
 arguments, and re-running a finished set only re-collects its histories. ``--pause-after S``
@@ -13,7 +13,7 @@ measured on the device that trained the nets, once the set is complete.
     PYTHONPATH=. python scripts/reference_runs.py responses --budget full --dataset cifar10-jpeg
     python scripts/reference_runs.py instability --budget quick --dataset cifar10-jpeg
 
-``instability`` is notebook 01's warm-up demo (:func:`reslab.experiments.instability`):
+``instability`` is notebook 01's warm-up demo (:func:`reslab.course.experiments.instability`):
 ResNet-56 at a constant lr 0.1 without and with each cure, the zero-gamma cure by the model
 option ``zero_gamma=True``; its checkpoints go under ``$RESLAB_RUNS`` (else ``runs/``).
 """
@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import reslab  # noqa: E402
-from reslab.analysis import layer_responses  # noqa: E402
-from reslab.budget import BUDGETS  # noqa: E402
-from reslab.trainer import prepare_data  # noqa: E402
+from reslab.models.analysis import layer_responses  # noqa: E402
+from reslab.training.budget import BUDGETS  # noqa: E402
+from reslab.training.loop import prepare_data  # noqa: E402
 
 TOPICS = {
     "degradation": ["plain20", "plain56", "resnet20", "resnet56"],
@@ -95,7 +95,7 @@ def main() -> None:
     runs = args.runs or ROOT / "runs" / f"reference-{args.budget}"
     labels = None
     if args.topic == "instability":
-        from reslab.experiments import instability
+        from reslab.course.experiments import instability
         cures = instability(args.budget, dataset=args.dataset).histories
         histories = {f"resnet56-cure{i}": h for i, h in enumerate(cures.values())}
         models, labels, complete = list(histories), dict(zip(histories, cures)), True

@@ -23,8 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reslab import course_timing, findings_table, paper  # noqa: E402
-from reslab.history import History  # noqa: E402
+from reslab import paper  # noqa: E402
+from reslab.course import timing as course_timing
+from reslab.tools import findings_table
+from reslab.training.history import History  # noqa: E402
 from reslab.paths import results_dir  # noqa: E402
 
 NETS = {"plain20": "plain-20", "plain56": "plain-56", "resnet20": "ResNet-20",

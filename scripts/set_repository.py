@@ -2,9 +2,9 @@
 
     python scripts/set_repository.py OWNER/NAME [--branch BRANCH]
 
-Rewrites ``REPOSITORY``/``BRANCH`` in ``reslab/colab.py``, then the first line of cell 0 (the
+Rewrites ``REPOSITORY``/``BRANCH`` in ``reslab/course/colab.py``, then the first line of cell 0 (the
 "Open in Colab" badge) and cell 1 (the setup cell) of every course notebook from
-:mod:`reslab.colab`. ``--check`` changes nothing and exits 1 if a notebook disagrees.
+:mod:`reslab.course.colab`. ``--check`` changes nothing and exits 1 if a notebook disagrees.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _set_constants(repository: str, branch: str) -> None:
 
 
 def expected_cells(nb: dict, name: str) -> tuple[list[str], list[str]]:
-    """Cells 0 and 1's sources as :mod:`reslab.colab` says they must be."""
+    """Cells 0 and 1's sources as :mod:`reslab.course.colab` says they must be."""
     first = "".join(nb["cells"][0]["source"]).split("\n", 1)
     badge = colab.badge(name) + ("\n" + first[1] if len(first) > 1 else "")
     return badge.splitlines(keepends=True), colab.setup_source(name).splitlines(keepends=True)
@@ -63,7 +63,7 @@ def main() -> int:
     if not args.check and (args.repository or args.branch):
         _set_constants(args.repository or colab.REPOSITORY, args.branch or colab.BRANCH)
     differed = sync(args.check)
-    print(("disagree with reslab/colab.py: " if args.check else "rewrote: ") +
+    print(("disagree with reslab/course/colab.py: " if args.check else "rewrote: ") +
           (", ".join(differed) or "none"))
     return 1 if args.check and differed else 0
 

@@ -32,8 +32,8 @@ import nbformat  # noqa: E402
 import torch  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
-from reslab.budget import BUDGETS  # noqa: E402
-from reslab.course_timing import markdown  # noqa: E402
+from reslab.training.budget import BUDGETS  # noqa: E402
+from reslab.course.timing import markdown  # noqa: E402
 
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from reslab.assignments import (course_notebooks, solution_bodies, strip_solutions,
+from reslab.course.assignments import (course_notebooks, solution_bodies, strip_solutions,
                                 write_assignments)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def test_every_course_notebook_has_an_exercise_in_nbgrader_form():
 
 
 def test_every_notebook_starts_with_colab_badge_and_colab_only_install():
-    from reslab import colab
+    from reslab.course import colab
     for path in course_notebooks():
         nb = nbformat.read(path, as_version=4)
         assert nb.cells[0].source.splitlines()[0] == colab.badge(path.name), path.name
@@ -80,7 +80,7 @@ def test_set_repository_rewrites_every_badge_and_install_cell(tmp_path):
 def test_colab_cpu_runtime_says_what_the_budget_takes(capsys, monkeypatch):
     import torch
 
-    from reslab import colab
+    from reslab.course import colab
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setenv("RESLAB_BUDGET", "quick")
     colab.runtime_advice("01")
@@ -116,7 +116,7 @@ def student_versions(tmp_path_factory) -> dict[str, Path]:
     return {p.name: p for p in write_assignments(tmp_path_factory.mktemp("students"))}
 
 
-# Per notebook (cells have reslab.headless's per-cell limits): the slowest, 01, took 422 s
+# Per notebook (cells have reslab.course.headless's per-cell limits): the slowest, 01, took 422 s
 # from a cold runs folder with the machine's load average near 10; about 60 s on a quiet one.
 @pytest.mark.timeout(1200)
 @pytest.mark.parametrize("name", [p.name for p in course_notebooks()])
@@ -126,7 +126,7 @@ def test_student_notebooks_stop_at_a_failing_graded_cell_with_the_report_first(
     check's ✗ report, then fails with an AssertionError raised in the cell itself -- no
     traceback into reslab/. Training runs are shared with the course notebooks' (same
     configs), so this costs little beyond the notebooks' own CI run."""
-    from reslab.headless import execute
+    from reslab.course.headless import execute
     path = student_versions[name]
     nb = execute(nbformat.read(path, as_version=4), name, cwd=path.parent, allow_errors=True)
     for cell in nb.cells:

@@ -3,7 +3,7 @@ while the sweep trains, and its depth slider redraws.
 
 What this proves, beyond nbval (which executes notebooks without a front end): the course
 notebook opens in JupyterLab, *Run > Run All Cells* runs it to the end without an error, the
-live figure of the experiment cell (``reslab.live.LiveCurves``) shows at least two different
+live figure of the experiment cell (``reslab.course.live.LiveCurves``) shows at least two different
 pictures while that cell is still running, the ipywidgets front end renders the
 ``curve_browser`` widget, and moving its
 "depth" slider from 56 to 20 makes the kernel redraw the plot for 20 layers. Screenshots of
@@ -62,7 +62,7 @@ LAB_SETTINGS = {
 SERVER_START_S = 90
 KERNEL_IDLE_S = 120
 RUN_START_S = 60
-RUN_ALL_S = 900  # the whole notebook; each cell also has its reslab.headless limit
+RUN_ALL_S = 900  # the whole notebook; each cell also has its reslab.course.headless limit
 REDRAW_S = 60
 SHUTDOWN_S = 15
 
@@ -250,7 +250,7 @@ def _run_all_cells(page, watch=lambda: None) -> None:
         limit, first_line = limits[index]
         if time.monotonic() - since > limit:
             pytest.fail(f"{NOTEBOOK.name}: code cell {index} ran past its {limit} s limit "
-                        f"(reslab.headless): {first_line}")
+                        f"(reslab.course.headless): {first_line}")
         return False
     _wait_until(finished, RUN_ALL_S, "all cells to run", poll_s=0.2)
     _wait_for_idle_kernel(page)
@@ -263,10 +263,10 @@ def _run_all_cells(page, watch=lambda: None) -> None:
 
 
 def _cell_limits() -> list[tuple[int, str]]:
-    """Each code cell's limit (reslab.headless, as headless runs use) and its first line."""
+    """Each code cell's limit (reslab.course.headless, as headless runs use) and its first line."""
     import nbformat
 
-    from reslab.headless import cell_timeout
+    from reslab.course.headless import cell_timeout
     cells = [c for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
     return [(cell_timeout(c), (c.source.splitlines() or [""])[0][:80]) for c in cells]
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import reslab
-from reslab import checks
+from reslab.course import checks
 from reslab.models import ZeroPadShortcut
 from reslab.models.network import StagedNet, classifier
 

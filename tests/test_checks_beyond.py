@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import reslab
-from reslab import checks
+from reslab.course import checks
 from reslab.models.network import StagedNet, classifier
 
 

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import reslab
-from reslab import checks
-from reslab.analysis import count_params
+from reslab.course import checks
+from reslab.models.analysis import count_params
 from reslab.models.shortcuts import make_shortcut
 
 

@@ -1,7 +1,7 @@
 """The command line: bad arguments, SIGKILL mid-run and resume, multi-process training.
 
 Kills during a checkpoint write are made reachable by a writer that pauses: the killed run is
-started through ``PAUSING`` (below), which monkeypatches :mod:`reslab.checkpoint` in that
+started through ``PAUSING`` (below), which monkeypatches :mod:`reslab.training.checkpoint` in that
 process only (no hook in the kit itself), announces the pause in a file and waits.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ SMALL = ["--model", "resnet20", "--dataset", "cifar10-jpeg", "--budget", "smoke"
 PAUSING = """
 import os, sys, time
 from pathlib import Path
-import reslab.checkpoint as C
+import reslab.training.checkpoint as C
 gate, where, nth = Path(os.environ["GATE"]), os.environ["PAUSE_IN"], int(os.environ["PAUSE_AT"])
 saves = {"n": 0}
 
@@ -65,8 +65,8 @@ def replace(src, dst, real=os.replace):
         pause()
 
 C.save_checkpoint, C._write_file, C._promote, os.replace = save, write, promote, replace
-import reslab.trainer
-reslab.trainer.save_checkpoint = save
+import reslab.training.loop
+reslab.training.loop.save_checkpoint = save
 from reslab.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -118,7 +118,8 @@ def test_existing_run_needs_resume(tmp_path):
 
 def test_default_run_folder_is_named_after_the_final_length(tmp_path, monkeypatch):
     """--out checked before the data is read, yet named (as before) after --iterations."""
-    from reslab.trainer import config_from, default_folder
+    from reslab.training.config import config_from
+    from reslab.training.loop import default_folder
     monkeypatch.setenv("RESLAB_RUNS", str(tmp_path))
     monkeypatch.setenv("RESLAB_OFFLINE", "1")
     args = SMALL + ["--batch-size", "64", "--iterations", "2", "--eval-every", "2"]

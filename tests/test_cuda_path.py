@@ -16,12 +16,13 @@ import pytest
 import torch
 from torch import nn
 
-import reslab.trainer as T
-from reslab import compilation, determinism, distributed, fastpath, precision
-from reslab.checkpoint import load_checkpoint
+from reslab import training as T
+from reslab.training import run as run_module
+from reslab.training import compilation, determinism, distributed, fastpath, precision
+from reslab.training.checkpoint import load_checkpoint
 from reslab.data import ImageDataset, SHAPES10_CLASSES, make_shapes10
 from reslab.models import build_model
-from reslab.models.checkpointing import set_activation_checkpointing
+from reslab.training.activation_checkpointing import set_activation_checkpointing
 
 TINY_NET = {"model": "resnet", "model_options": {"depth": 8, "widths": (4, 8, 8)}}
 SMALL = dict(batch_size=32, device="cpu", train_subset=None, test_subset=None)
@@ -278,7 +279,7 @@ def test_auto_picks_apples_gpu_in_fp32(monkeypatch):
 
 def test_fp16_with_a_gradient_scaler_trains_and_resumes(monkeypatch, tmp_path, shapes):
     """The T4/V100 branch (fp16 autocast, scaled loss), run with the CPU's scaler."""
-    monkeypatch.setattr(T, "grad_scaler", lambda device, dtype: torch.amp.GradScaler(
+    monkeypatch.setattr(run_module, "grad_scaler", lambda device, dtype: torch.amp.GradScaler(
         "cpu", init_scale=2.0 ** 8))
     history = _fit(shapes, tmp_path, iterations=4, eval_every=2, amp="fp16")
     assert history.meta["precision"] == "float16"

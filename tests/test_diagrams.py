@@ -10,8 +10,8 @@ from matplotlib import patches
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 
-from reslab import diagrams as D
-from reslab import plots
+from reslab.course import diagrams as D
+from reslab.course import plots
 from reslab.models import BasicBlock, Bottleneck, PreActBlock, build_model
 
 SHAPE = re.compile(r"^\d+×\d+×\d+$")

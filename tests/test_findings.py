@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from reslab import experiments, findings
+from reslab.course import experiments, findings
 from reslab.cli import main
-from reslab.history import History
+from reslab.training.history import History
 
 
 def _history(label: str, train_error: float, eval_error: float, losses=(1.0,)) -> History:
@@ -111,7 +111,7 @@ def test_readme_tables_are_generated_from_the_committed_results():
 
 
 def test_course_timing_reads_minutes_per_notebook(tmp_path, monkeypatch):
-    from reslab import course_timing
+    from reslab.course import timing as course_timing
     monkeypatch.setenv("RESLAB_RESULTS", str(tmp_path))
     assert course_timing.course_minutes() == {}
     assert "not yet run" in course_timing.summary()

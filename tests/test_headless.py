@@ -7,7 +7,7 @@ import sys
 import nbformat
 import pytest
 
-from reslab import headless
+from reslab.course import headless
 
 NEVER_RETURNS = "import time\nwhile True:  # a cell that never returns\n    time.sleep(0.2)"
 
@@ -55,7 +55,7 @@ def test_the_suite_runs_with_finite_limits(pytestconfig):
 
 
 def test_training_cells_get_the_long_limit_and_widget_cells_the_short_one():
-    from reslab.assignments import course_notebooks
+    from reslab.course.assignments import course_notebooks
     cells = {p.stem[:2]: nbformat.read(p, as_version=4).cells for p in course_notebooks()}
     experiment = next(c for c in cells["04"] if 'experiments.run("04"' in c.source)
     browser = next(c for c in cells["04"] if "widgets.response_browser(" in c.source)

@@ -1,9 +1,10 @@
-"""The kept ImageNet counts of reslab.imagenet_costs (notebook 03's Table 1) are the real ones."""
+"""The kept ImageNet counts of reslab.course.imagenet_costs (notebook 03's Table 1) are the real ones."""
 from __future__ import annotations
 
 import pytest
 
-from reslab import imagenet_costs, paper
+from reslab import paper
+from reslab.course import imagenet_costs
 
 
 def test_kept_costs_cover_every_imagenet_net_and_agree_with_the_paper_entries():

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 import reslab
-from reslab import live as L
+from reslab.course import live as L
 from reslab.data import SHAPES10_CLASSES, ImageDataset, make_shapes10
-from reslab.history import History
+from reslab.training.history import History
 
 TINY = dict(budget="smoke", progress=False, device="cpu", out=False, iterations=6,
             eval_every=2, batch_size=32)

@@ -137,7 +137,7 @@ def test_stream_ablation_zeroes_each_stream_of_each_layer():
     model = reslab.build_model("resnet_init32").eval()   # the paper ablates ResNet Init
     images, labels = torch.randn(40, 3, 32, 32), torch.randint(0, 10, (40,))
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    rows = reslab.analysis.stream_ablation(model, images, labels)
+    rows = reslab.models.analysis.stream_ablation(model, images, labels)
     assert rows[0]["stream"] == "none" and len(rows) == 1 + 2 * 30
     assert {r["stream"] for r in rows[1:]} == {"residual", "transient"}
     assert all(0 <= r["accuracy"] <= 1 for r in rows)

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import reslab
-from reslab import imagenet_costs, paper
+from reslab import paper
+from reslab.course import imagenet_costs
 from reslab.models import ZeroPadShortcut, make_shortcut
 
 

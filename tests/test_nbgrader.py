@@ -21,9 +21,9 @@ pytest.importorskip("nbgrader")
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "02_shortcuts"
 ASSIGNMENT = "ps02"
-# Cell limits of reslab.headless (as an instructor's config would set them); the whole round
+# Cell limits of reslab.course.headless (as an instructor's config would set them); the whole round
 # trip (generate, then autograde four submissions of 02) has the module's pytest-timeout.
-CONFIG = """from reslab.headless import cell_timeout
+CONFIG = """from reslab.course.headless import cell_timeout
 c = get_config()
 c.CourseDirectory.course_id = "reslab"
 c.CourseDirectory.root = {root!r}

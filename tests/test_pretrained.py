@@ -16,10 +16,10 @@ import pytest
 import torch
 
 import reslab
-import reslab.pretrained
+import reslab.models.pretrained
 from reslab.data.datasets import load_raw
 from reslab.models.shortcuts import ZeroPadShortcut
-from reslab.pretrained import (AKAMASTER, export_state_dict, pretrained_inputs, read_weights,
+from reslab.models.pretrained import (AKAMASTER, export_state_dict, pretrained_inputs, read_weights,
                                search_places, to_kit_names)
 
 REFERENCE = json.loads((Path(__file__).parent / "data" /
@@ -119,7 +119,7 @@ def test_offline_without_the_file_names_where_it_looked(tmp_path, monkeypatch):
     monkeypatch.setenv("RESLAB_PRETRAINED", str(tmp_path / "empty"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
     monkeypatch.setenv("RESLAB_SHARED", str(tmp_path / "noshared"))
-    monkeypatch.setattr("reslab.pretrained.shared_dirs", lambda: [tmp_path / "noshared"])
+    monkeypatch.setattr("reslab.models.pretrained.shared_dirs", lambda: [tmp_path / "noshared"])
     with pytest.raises(ValueError) as info:
         reslab.build_model("resnet56", pretrained="akamaster")
     line = str(info.value)
@@ -130,7 +130,7 @@ def test_offline_without_the_file_names_where_it_looked(tmp_path, monkeypatch):
 
 
 def test_committed_findings_are_computed_from_the_committed_measurement():
-    from reslab import fully_trained
+    from reslab.course import fully_trained
     stored = fully_trained.committed()
     assert stored is not None, "results/pretrained-akamaster is committed"
     again = fully_trained.findings(stored["errors"], stored["responses"],
@@ -140,14 +140,14 @@ def test_committed_findings_are_computed_from_the_committed_measurement():
     assert all(p["licence"].startswith("BSD 2-clause") and p["zero_placement"] == "split"
                for p in stored["provenance"].values())
     licence = (fully_trained.results_dir() / fully_trained.FOLDER / "LICENSE-akamaster.txt")
-    assert licence.read_text() == reslab.pretrained.licence_notice()
+    assert licence.read_text() == reslab.models.pretrained.licence_notice()
 
 
 @needs_weights
 def test_download_goes_through_torch_hub_with_its_hash_check(tmp_path, monkeypatch):
     """The download path, with the publisher's URL replaced by a file:// URL of the copy."""
     import dataclasses
-    import reslab.pretrained as P
+    import reslab.models.pretrained as P
     folder = next(p for p in search_places(AKAMASTER) if (p / "resnet20-12fca82f.th").is_file())
     monkeypatch.delenv("RESLAB_OFFLINE")
     monkeypatch.delenv("RESLAB_PRETRAINED", raising=False)
@@ -171,7 +171,7 @@ def test_download_goes_through_torch_hub_with_its_hash_check(tmp_path, monkeypat
 def test_without_the_weights_notebooks_say_so_in_one_line_and_read_the_committed(
         tmp_path, monkeypatch, capsys):
     """What a notebook does on Colab: one line, then the committed measurement."""
-    from reslab import fully_trained
+    from reslab.course import fully_trained
     monkeypatch.setattr(fully_trained, "search_places", lambda source: [tmp_path])
     errors, where = fully_trained.measure("errors", 10)
     responses, _ = fully_trained.measure("responses", 10)

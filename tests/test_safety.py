@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 import torch
 
-import reslab.checkpoint as C
-import reslab.trainer as T
+import reslab
+import reslab.training.checkpoint as C
+from reslab import training as T
 from reslab.cli import main
 from reslab.data import load_dataset
-from reslab.finite import FiniteWatch, first_nonfinite_state
+from reslab.training.finite import FiniteWatch, first_nonfinite_state
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(budget="smoke", progress=False, device="cpu", batch_size=32, eval_every=1)
@@ -174,7 +175,7 @@ def test_the_watch_keeps_the_first_bad_step_without_reading_the_device():
 
 
 def test_first_nonfinite_state_finds_a_bn_buffer(tiny_data):
-    model = T.build_model("resnet20")
+    model = reslab.build_model("resnet20")
     assert first_nonfinite_state(model) is None
     name = next(k for k in model.state_dict() if k.endswith("running_var"))
     model.state_dict()[name][0] = float("inf")
@@ -199,14 +200,14 @@ def test_divergent_learning_rates_leave_only_finite_checkpoints(lr, tmp_path, ca
 
 
 def test_nan_loss_mid_run_stops_at_its_step(tmp_path, tiny_data, monkeypatch):
-    calls, real = {"n": 0}, T.F.cross_entropy
+    calls, real = {"n": 0}, torch.nn.functional.cross_entropy
 
     def poisoned(*args, **kwargs):  # calls: steps 1-2, evaluation, steps 3-4, evaluation,
         calls["n"] += 1             # then step 5 (call 7): one NaN loss, read at step 6
         loss = real(*args, **kwargs)
         return loss * float("nan") if calls["n"] == 7 else loss
 
-    monkeypatch.setattr(T.F, "cross_entropy", poisoned)
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", poisoned)
     with pytest.raises(T.TrainingDiverged) as info:
         _train(tmp_path, tiny_data, iterations=8, eval_every=2)
     assert re.fullmatch(r"resnet20 diverged at step 5: the training loss became nan; the "
@@ -285,7 +286,7 @@ def test_stale_temporary_files_are_removed_on_start(tmp_path, tiny_data):
 
 
 def test_a_second_writer_is_refused_and_a_stale_lock_is_not(tmp_path, tiny_data):
-    from reslab.runlock import LOCK, FolderInUse, run_folder_lock
+    from reslab.training.runlock import LOCK, FolderInUse, run_folder_lock
     _train_until(tmp_path, tiny_data, stop=2)
     with run_folder_lock(tmp_path):
         with pytest.raises(FolderInUse, match=rf"another reslab process \(pid {os.getpid()}"):

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 import reslab
-import reslab.trainer as T
-from reslab import seeds as S
+from reslab import training as T
+from reslab.training import seeds as S
 from reslab.data import ImageDataset, SHAPES10_CLASSES, make_shapes10
-from reslab.history import History
+from reslab.training.history import History
 
 # fp32 and one memory layout: the comparisons with solo runs are then tight; weight decay
 # large enough to show in a few steps
@@ -110,7 +110,7 @@ def test_a_seeds_step_makes_no_host_copy_and_updates_all_parameters_at_once(shap
                                                                            monkeypatch):
     """Review defect 8: every step built its learning-rate tensor from a Python list (a
     synchronous copy on a GPU) and ran about four operators per parameter from Python."""
-    from reslab.selftest import OperatorCount
+    from reslab.tools.selftest import OperatorCount
     options = {k: v for k, v in TINY.items() if k != "progress"}
     configs = [T.config_from(model="resnet", seed=s, iterations=4, **options) for s in (0, 1)]
     batch = S.SeedBatch(configs, shapes, torch.device("cpu"))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 
-import reslab.trainer as T
-from reslab import selftest
+from reslab import training as T
+from reslab.tools import selftest
 from reslab.cli import main
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import reslab
-from reslab.successive import ORDERS, partial_net, train_successively
+from reslab.training.successive import ORDERS, partial_net, train_successively
 
 
 def test_orders_follow_section_iv():
@@ -49,7 +49,7 @@ def test_three_phases_carry_weights_and_end_with_the_full_net(tmp_path, order):
 
 
 def test_stage_orders_are_checked_and_named():
-    from reslab.successive import check_stage_orders, plan_name
+    from reslab.training.successive import check_stage_orders, plan_name
     assert check_stage_orders([[2], [1, 2], [0, 1, 2]]) == ORDERS["bottom-up"]
     assert plan_name([(2,), (1, 2), (0, 1, 2)]) == "bottom-up"
     assert plan_name([(1,), (1, 2), (0, 1, 2)]) == "s2-s2+3-s1+2+3"
@@ -61,7 +61,7 @@ def test_stage_orders_are_checked_and_named():
 
 
 def test_the_stage_order_picker_reads_one_based_phases():
-    from reslab.widgets import StageOrderPicker, parse_stage_orders
+    from reslab.course.widgets import StageOrderPicker, parse_stage_orders
     assert parse_stage_orders("3 | 2,3 | 1,2,3") == ORDERS["bottom-up"]
     with pytest.raises(ValueError, match="numbers"):
         parse_stage_orders("three | 1,2,3")

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-import reslab.trainer as T
-from reslab.checkpoint import CheckpointError, load_checkpoint, load_latest
+from reslab import training as T
+from reslab.training.checkpoint import CheckpointError, load_checkpoint, load_latest
 from reslab.data import load_dataset
-from reslab.history import History
+from reslab.training.history import History
 
 TINY = dict(budget="smoke", progress=False, device="cpu")
 
@@ -128,14 +128,14 @@ def test_resume_continues_and_refuses_another_config(tmp_path, tiny_data):
 def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(
         tmp_path, tiny_data, monkeypatch):
     calls = {"n": 0}  # steps 1-2, evaluation, steps 3-4, evaluation, then NaN from step 5
-    real = T.F.cross_entropy
+    real = torch.nn.functional.cross_entropy
 
     def poisoned(*args, **kwargs):
         calls["n"] += 1
         loss = real(*args, **kwargs)
         return loss * float("nan") if calls["n"] > 6 else loss
 
-    monkeypatch.setattr(T.F, "cross_entropy", poisoned)
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", poisoned)
     with pytest.raises(T.TrainingDiverged, match=r"diverged .*nan.*last good checkpoint "
                                                   r"\(step 4\) is kept"):
         T.train("resnet20", data=tiny_data, out=tmp_path, iterations=8, eval_every=2, **TINY)
@@ -210,7 +210,7 @@ def test_mixed_precision_path_runs_on_the_cpu_too(tiny_data):
 
 
 def test_recipes_of_the_other_papers_are_named_presets():
-    from reslab.recipes import recipe
+    from reslab.training.recipes import recipe
     rir, ror = recipe("rir"), recipe("ror")
     assert (rir["batch_size"], rir["iterations"]) == (500, 8_200)        # 82 epochs of 100
     assert rir["milestones"] == pytest.approx((42 / 82, 62 / 82))
@@ -232,7 +232,7 @@ def _old_train_step(run: T.Run, x: torch.Tensor, y: torch.Tensor) -> None:
                 else contextlib.nullcontext())
     with autocast:
         logits = run.forward(x)
-        loss = T.F.cross_entropy(logits, y)
+        loss = torch.nn.functional.cross_entropy(logits, y)
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     run.optimizer.step()

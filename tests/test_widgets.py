@@ -6,7 +6,7 @@ import pytest
 ipywidgets = pytest.importorskip("ipywidgets")
 
 from reslab import widgets  # noqa: E402
-from reslab.history import History  # noqa: E402
+from reslab.training.history import History  # noqa: E402
 
 
 def _history(label: str, error: float) -> History:

@@ -14,7 +14,7 @@ import torch
 
 from reslab.data import sources
 from reslab.data.synthetic import SHAPES10_CLASSES, make_shapes10
-from reslab.models.options import check_choice
+from reslab.validate import check_choice
 
 DATASETS = ("cifar10", "cifar100", "svhn", "fashion-mnist", "cifar10-jpeg", "shapes10")
 # What "auto" tries, best first: the real CIFAR-10, its offline copy, Fashion-MNIST, shapes10.

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
-from reslab.models.options import check_choice
+from reslab.validate import check_choice
 
 NORMALIZATIONS = ("pixel", "channel", "none")
 
@@ -117,7 +117,7 @@ class DeviceLoader:
         """The normalised, augmented batch at ``positions`` of an epoch's ``plan``.
 
         ``positions`` may be a slice (eager steps) or a device tensor of indices: the
-        whole-step CUDA graph (:mod:`reslab.fastpath`) indexes with a tensor, because a host
+        whole-step CUDA graph (:mod:`reslab.training.fastpath`) indexes with a tensor, because a host
         slice would be frozen into the captured graph.
         """
         idx = plan["order"][positions]

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from reslab.models.checkpointing import Checkpointable
-from reslab.models.options import check_choice, check_probability
+from reslab.training.activation_checkpointing import Checkpointable
+from reslab.validate import check_choice, check_probability
 from reslab.models.shortcuts import ProjectionShortcut, make_shortcut
 
 LAYOUTS = ("paper", "torchvision")
@@ -74,7 +74,7 @@ def _read_torchvision_names(state_dict: dict[str, Any], prefix: str, *args: Any)
 class ResidualBlock(Checkpointable):
     """Common tail of every block: ``shortcut(x) + drop(F(x))``, or just ``F(x)`` when plain.
 
-    Every block can be activation-checkpointed (see :mod:`reslab.models.checkpointing`).
+    Every block can be activation-checkpointed (see :mod:`reslab.training.activation_checkpointing`).
     """
 
     def _init_tail(self, in_channels: int, out_channels: int, stride: int,

@@ -27,7 +27,7 @@ from torch import nn
 from reslab.models.blocks import BasicBlock, Bottleneck, conv3x3
 from reslab.models.network import (StagedNet, blocks_per_stage, classifier, make_stages,
                                    msra_init)
-from reslab.models.options import check_choice
+from reslab.validate import check_choice
 from reslab.models.shortcuts import ZERO_PLACEMENTS
 
 BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from reslab.models.blocks import PreActBlock, PreActBottleneck, conv3x3
 from reslab.models.network import (StagedNet, blocks_per_stage, classifier, make_stages,
                                    msra_init)
-from reslab.models.options import check_choice
+from reslab.validate import check_choice
 
 BLOCKS = {"basic": PreActBlock, "bottleneck": PreActBottleneck}
 

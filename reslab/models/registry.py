@@ -15,9 +15,11 @@ from typing import Any
 
 from torch import nn
 
+from reslab.models.analysis import count_macs, count_params
 from reslab.models.cifar import CifarResNet
 from reslab.models.imagenet import ImageNetResNet
 from reslab.models.preact import PreActResNet
+from reslab.models.pretrained import load_pretrained, pretrained_options
 from reslab.models.resres import ResResNet
 from reslab.models.rir import RiRNet
 from reslab.models.ror import RoR
@@ -148,7 +150,7 @@ def build_model(name: str, pretrained: str | None = None, **options: Any) -> nn.
     """Build the model called ``name`` (see :func:`list_models`) with keyword ``options``.
 
     ``pretrained="akamaster"`` loads the fully trained weights a public reproduction publishes
-    (ResNet-20/32/44/56/110/1202; see :mod:`reslab.pretrained`), in eval mode, with
+    (ResNet-20/32/44/56/110/1202; see :mod:`reslab.models.pretrained`), in eval mode, with
     ``model.provenance``.
 
     >>> model = build_model("resnet56", shortcut="B")
@@ -157,8 +159,8 @@ def build_model(name: str, pretrained: str | None = None, **options: Any) -> nn.
     >>> model = build_model("resnet56", pretrained="akamaster")
     """
     if pretrained is not None:
-        from reslab.pretrained import load_pretrained
-        return load_pretrained(name, pretrained, **options)
+        net = build_model(name, **pretrained_options(name, pretrained, options))
+        return load_pretrained(net, name, pretrained)
     spec = model_spec(name)
     allowed = spec.options()
     for key, value in options.items():
@@ -182,3 +184,12 @@ def _check_count(key: str, value: Any) -> None:
 
 def _natural_key(name: str) -> tuple:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
+
+def model_summary(name: str, **options) -> dict:
+    """Parameters and multiply-adds of the model ``name`` on one image of its native size."""
+    model = build_model(name, **options)
+    size = model.input_size or 32
+    shape = (1, model.in_channels, size, size)
+    return {"name": name, "family": model_spec(name).family, "params": count_params(model),
+            "macs": count_macs(model, shape), "input": "x".join(map(str, shape[1:]))}
+

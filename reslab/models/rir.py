@@ -39,7 +39,7 @@ from torch import nn
 from reslab.models.blocks import ResidualBlock, StochasticDepth, conv3x3
 from reslab.models.cifar import post_activation_stem
 from reslab.models.network import StagedNet, classifier, make_stages, msra_init
-from reslab.models.options import check_choice
+from reslab.validate import check_choice
 from reslab.models.shortcuts import ProjectionShortcut
 
 

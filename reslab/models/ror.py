@@ -34,7 +34,7 @@ from reslab.models.blocks import BasicBlock, PreActBlock, conv3x3
 from reslab.models.cifar import post_activation_stem
 from reslab.models.multilevel import MultilevelNet
 from reslab.models.network import blocks_per_stage, classifier, make_stages, msra_init
-from reslab.models.options import check_choice
+from reslab.validate import check_choice
 from reslab.models.shortcuts import ProjectionShortcut
 
 BASES = ("resnet", "preact")

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reslab.models.options import check_choice
+from reslab.validate import check_choice
 
 SHORTCUT_OPTIONS = ("A", "B", "C")
 ZERO_PLACEMENTS = ("after", "split")
@@ -42,7 +42,7 @@ class ZeroPadShortcut(nn.Module):
     * ``placement="split"``: ``extra // 2`` zero channels before the input's and the rest
       after, as in akamaster/pytorch_resnet_cifar10 (``resnet.py``: a ``LambdaLayer`` with
       ``F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, planes//4, planes//4))``), whose published
-      weights :func:`reslab.pretrained.load_pretrained` loads.
+      weights :func:`reslab.models.pretrained.load_pretrained` loads.
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1,

@@ -1,0 +1,277 @@
+"""``python -m reslab findings``: every notebook's default experiment for several seeds, and the
+table of the papers' findings that they show (``results/findings-<budget>-<device>/``).
+
+The folder holds ``FINDINGS.md`` (the table), ``findings.json`` (the same as data), ``run.json``
+(command, device, torch version, dataset, the budget's deviations from the paper, and the wall
+time of each notebook's experiment per seed), and ``seed<k>/<notebook>/...`` with every run's
+``history.json`` and the measurements (Fig. 7 responses, RiR stream ablation). Training runs
+keep checkpoints in ``runs/findings-<budget>/seed<k>/``, so a stopped job resumes.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import shlex
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from reslab.course import experiments
+from reslab.training.budget import get_budget
+from reslab.course.findings import Finding, findings, format_value
+from reslab.training.history import History
+from reslab.paths import results_dir, runs_dir
+
+
+def _device() -> str:
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
+def results_folder(budget: str) -> Path:
+    """``results/findings-<budget>-<cpu|gpu>``."""
+    return results_dir() / f"findings-{budget}-{_device()}"
+
+
+def _save_result(result: experiments.Result, folder: Path) -> None:
+    for label, history in result.histories.items():
+        history.meta["folder"] = None  # a local path means nothing in the repository
+        history.save(folder / label.replace(":", "-") / "history.json")
+    for name in ("responses", "ablation"):
+        if name in result.measurements:
+            (folder / f"{name}.json").write_text(
+                json.dumps(result.measurements[name], indent=1) + "\n")
+
+
+def _longest(path: Path, notebook: str, seconds: float) -> float:
+    """Keep the longest time measured for a notebook: a resumed job re-reads finished runs."""
+    times = json.loads(path.read_text()) if path.exists() else {}
+    times[notebook] = round(max(seconds, times.get(notebook, 0.0)), 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(times, indent=1) + "\n")
+    return times[notebook]
+
+
+def run_seed(seed: int, budget: str, dataset: str, notebooks: Sequence[str], out: Path,
+             progress: bool) -> tuple[list[Finding], dict[str, float], dict]:
+    """Every notebook's experiment for one seed, in course order (shared runs are reused)."""
+    found, seconds, meta = [], {}, {}
+    for nb in notebooks:
+        start = time.perf_counter()
+        result = experiments.run(nb, budget, seed=seed, dataset=dataset,
+                                 out=runs_dir() / f"findings-{budget}" / f"seed{seed}",
+                                 progress=progress)
+        seconds[nb] = _longest(out / f"seed{seed}" / "seconds.json", nb,
+                               time.perf_counter() - start)
+        _save_result(result, out / f"seed{seed}" / nb)
+        _save_seed(out / f"seed{seed}", findings(result))  # kept as each notebook ends
+        found += findings(result)
+        meta = next(iter(result.histories.values())).meta
+        print(f"reslab findings: seed {seed}, notebook {nb}: {seconds[nb]:.0f} s", flush=True)
+    return found, seconds, meta
+
+
+def _merge(per_seed: dict[int, list[Finding]]) -> list[dict]:
+    """One row per finding: its values for every seed and in how many it holds."""
+    rows: dict[tuple[str, str], dict] = {}
+    for seed, found in per_seed.items():
+        for f in found:
+            row = rows.setdefault((f.notebook, f.claim), {
+                "notebook": f.notebook, "claim": f.claim, "paper": f.paper,
+                "metric": f.metric, "values": {}, "holds": {}})
+            row["values"][seed], row["holds"][seed] = f.value, f.holds
+    return list(rows.values())
+
+
+def markdown(rows: Sequence[dict], seeds: Sequence[int]) -> str:
+    """The findings table as Markdown."""
+    head = ["notebook", "finding (paper's direction)", "paper", "measure"]
+    head += [f"seed {s}" for s in seeds] + ["holds"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        values = [format_value(r, r["values"][s]) + ("" if r["holds"][s] else " ✗")
+                  if s in r["values"] else "not run" for s in seeds]
+        k = sum(r["holds"].values())
+        lines.append("| " + " | ".join([r["notebook"], r["claim"], r["paper"], r["metric"],
+                                        *values, f"{k} of {len(r['holds'])}"]) + " |")
+    return "\n".join(lines)
+
+
+def summary(rows: Sequence[dict]) -> str:
+    """One line per finding: the claim, its source, and in how many seeds it holds (README)."""
+    lines = ["| notebook | the paper's finding | holds at the quick budget |", "|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['notebook']} | {r['claim']} ({r['paper']}) | "
+                     f"{sum(r['holds'].values())} of {len(r['holds'])} seeds |")
+    return "\n".join(lines)
+
+
+def write_table(out: Path, rows: Sequence[dict], seeds: Sequence[int], info: dict) -> None:
+    """Write FINDINGS.md, findings.json and run.json into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "findings.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (out / "run.json").write_text(json.dumps(info, indent=1) + "\n")
+    timing = ", ".join(f"{nb} {t / 60:.1f}" for nb, t in info["seconds"].get(0, {}).items())
+    text = (f"# Findings, {info['budget']} budget, {info['dataset']}\n\n"
+            f"`{info['command']}` on {info['device']}, torch {info['torch']}, "
+            f"{info['precision']}.\n\nBudget deviations from the paper: "
+            f"{'; '.join(info['deviations']) or 'none'}.\n\nA value marked ✗ points against "
+            "the paper's direction. Minutes each notebook took for seed 0, in course order "
+            f"(runs shared with an earlier notebook reused): {timing or 'not measured'}; see "
+            "run.json for how the machine was shared while they ran."
+            "\n\n"
+            + markdown(rows, seeds) + "\n")
+    (out / "FINDINGS.md").write_text(with_full_schedule(text))
+
+
+def _save_seed(folder: Path, found: list[Finding]) -> None:
+    """Keep one seed's findings in ``seed<k>/findings.json`` (others of that seed kept)."""
+    path = folder / "findings.json"
+    rows = json.loads(path.read_text()) if path.exists() else []
+    notebooks = {f.notebook for f in found}
+    rows = [r for r in rows if r["notebook"] not in notebooks] + [f.as_dict() for f in found]
+    rows.sort(key=lambda r: r["notebook"])
+    path.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+def committed_result(folder: Path, notebook: str) -> experiments.Result:
+    """A notebook's result rebuilt from what :func:`run_seed` saved in ``folder``
+    (``seed<k>/<notebook>``): its histories, measurements and, for 08, the phases."""
+    histories = {}
+    for path in sorted(folder.glob("*/history.json")):
+        history = History.load(path)
+        prefix = path.parent.name.removesuffix(history.label.replace(":", "-")).rstrip("-")
+        histories[f"{prefix}:{history.label}" if prefix else history.label] = history
+    measurements = {name: json.loads((folder / f"{name}.json").read_text())
+                    for name in ("responses", "ablation") if (folder / f"{name}.json").exists()}
+    if notebook == "08":  # successive training: each order's phases, in order
+        measurements["phases"] = {order: {k.split(":", 1)[1]: h for k, h in histories.items()
+                                          if k.startswith(f"{order}:")}
+                                  for order in ("bottom-up", "top-down")}
+    return experiments.Result(notebook, histories, measurements)
+
+
+def reread(out: Path) -> None:
+    """Recompute every seed's saved findings from its committed histories and measurements,
+    so that the table follows the current definitions of :mod:`reslab.course.findings`."""
+    for seed_folder in sorted(out.glob("seed*")):
+        for folder in sorted(p for p in seed_folder.iterdir() if p.is_dir()):
+            _save_seed(seed_folder, findings(committed_result(folder, folder.name)))
+
+
+def _recorded(out: Path, key: str) -> str:
+    """What every committed history's ``meta[key]`` says (the device, the torch version), or
+    each value where they differ."""
+    found = sorted({str(History.load(p).meta.get(key))
+                    for p in out.glob("seed*/*/*/history.json")})
+    if len(found) == 1:
+        return found[0]
+    return " or ".join(found) + " (each history.json's meta names its own)"
+
+
+def _saved_seeds(out: Path) -> dict[int, list[Finding]]:
+    """Every seed's saved findings in ``out`` (seeds run by other invocations included)."""
+    found = {}
+    for path in sorted(out.glob("seed*/findings.json")):
+        found[int(path.parent.name[4:])] = [Finding(**r) for r in json.loads(path.read_text())]
+    return dict(sorted(found.items()))
+
+
+def run_findings(budget: str = "quick", seeds: Sequence[int] = (0, 1, 2),
+                 dataset: str = "auto", notebooks: Sequence[str] | None = None,
+                 progress: bool = False) -> Path:
+    """Run the default experiments for ``seeds`` and write the findings folder; its path.
+
+    The table covers every seed whose findings are saved in the folder, so seeds may be run by
+    separate (even concurrent) invocations.
+    """
+    notebooks = list(notebooks or experiments.EXPERIMENTS)
+    out = results_folder(get_budget(budget).name)
+    meta = {}
+    for seed in seeds:
+        _, _, meta = run_seed(seed, budget, dataset, notebooks, out, progress)
+    if not seeds:  # only the table, read again from the histories saved in the folder
+        meta = History.load(next(out.glob("seed*/*/*/history.json"))).meta
+        reread(out)
+    per_seed = _saved_seeds(out)
+    seconds = {s: json.loads((out / f"seed{s}" / "seconds.json").read_text())
+               for s in per_seed if (out / f"seed{s}" / "seconds.json").exists()}
+    command = shlex.join(["python", "-m", "reslab", "findings", "--budget", budget, "--seeds",
+                          *map(str, seeds or per_seed), "--dataset", meta["dataset"]])
+    info = {"command": command, "budget": budget,
+            "dataset": meta["dataset"], "dataset_note": meta.get("dataset_note"),
+            "device": _recorded(out, "device"), "torch": _recorded(out, "torch"),
+            "precision": meta.get("precision", "float32"), "platform": platform.platform(),
+            "deviations": get_budget(budget).deviations(), "seeds": list(per_seed),
+            "seconds": seconds}
+    previous = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
+    if not seeds and "platform" in previous:  # the table alone: the runs' machine, kept
+        info["platform"] = previous["platform"]
+    if "how_run" in previous:  # written by whoever ran the seeds: kept
+        info["how_run"] = previous["how_run"]
+    write_table(out, _merge(per_seed), list(per_seed), info)
+    return out
+
+
+FULL_BEGIN, FULL_END = "<!-- full-schedule:begin -->", "<!-- full-schedule:end -->"
+FULL_FOLDER = "pretrained-akamaster"
+
+
+def full_schedule_rows() -> list[dict]:
+    """The findings the fully trained nets settle (``results/pretrained-akamaster``), or []."""
+    path = results_dir() / FULL_FOLDER / "findings.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def full_schedule_markdown(rows: Sequence[dict]) -> str:
+    """The full-schedule findings as a Markdown table: one measurement, no seeds."""
+    lines = ["| notebook | finding (paper's direction) | paper | measure | value | holds |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['notebook']} | {r['claim']} | {r['paper']} | {r['metric']} | "
+                     f"{format_value(r, r['value'])} | {'yes' if r['holds'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def full_schedule_section() -> str:
+    """FINDINGS.md's section on the fully trained nets (empty when not measured)."""
+    rows = full_schedule_rows()
+    if not rows:
+        return ""
+    info = json.loads((results_dir() / FULL_FOLDER / "run.json").read_text())
+    return (f"{FULL_BEGIN}\n## The full schedule: a public reproduction's trained nets\n\n"
+            "ResNet-20/32/44/56 trained by akamaster/pytorch_resnet_cifar10 with He et al.'s "
+            "recipe (200 epochs; BSD 2-clause), loaded exactly by `reslab.build_model(name, "
+            f"pretrained=\"akamaster\")` and measured by `{info['command']}` on "
+            f"{info['device']}, torch {info['torch']}, {info['dataset']} "
+            f"({info['test_images']:,} test images for errors, {info['response_images']:,} "
+            f"for responses; results/{FULL_FOLDER}/).\n\n"
+            + full_schedule_markdown(rows) + f"\n{FULL_END}\n")
+
+
+def with_full_schedule(text: str) -> str:
+    """``text`` (a FINDINGS.md) with its full-schedule section replaced or appended."""
+    head = text.split(FULL_BEGIN)[0].rstrip("\n") + "\n"
+    section = full_schedule_section()
+    return head + ("\n" + section if section else "")
+
+
+def committed(notebook: str, budget: str = "quick", device: str = "cpu") -> str:
+    """The committed findings table's rows for ``notebook``, as lines (or "not yet run")."""
+    path = results_dir() / f"findings-{budget}-{device}" / "findings.json"
+    if not path.exists():
+        return f"findings on the {budget} budget ({device}): not yet run"
+    rows = [r for r in json.loads(path.read_text()) if r["notebook"] == notebook]
+    info = json.loads((path.parent / "run.json").read_text())
+    head = (f"The kit's committed runs ({budget} budget, {info['dataset']}, {info['device']}, "
+            f"torch {info['torch']}, seeds {', '.join(map(str, info['seeds']))}):")
+    lines = [f"  holds in {sum(r['holds'].values())} of {len(r['holds'])} seeds: "
+             f"{r['claim']} ({r['paper']})" for r in rows]
+    full = [r for r in full_schedule_rows() if r["notebook"] == notebook]
+    if full:
+        lines.append(f"The fully trained nets (a public reproduction, results/{FULL_FOLDER}):")
+        lines += [f"  {'holds' if r['holds'] else 'does not hold'}: {r['claim']} ({r['paper']};"
+                  f" {r['metric']} {format_value(r, r['value'])})" for r in full]
+    return "\n".join([head, *lines])
+

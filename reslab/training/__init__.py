@@ -1,0 +1,18 @@
+"""How the papers' nets are trained: the config and its budgets, one run's step, the loop, seeds
+trained together, successive block training, and what keeps a run safe (its folder, checkpoint,
+history and lock) and fast (precision, compile, determinism, distributed, the CUDA graph).
+
+See ARCHITECTURE.md for what each module holds and may import.
+"""
+from reslab.training.config import TrainConfig, config_changes, config_from, lr_at
+from reslab.training.device import device_name, pick_device
+from reslab.training.loop import (fit, join_streams, load_trained, make_loader, prepare_data,
+                                  progress_bar, run_folder, side_streams, sweep, train,
+                                  train_all)
+from reslab.training.run import Run, TrainingDiverged
+from reslab.training.seeds import SeedBatch, train_seeds
+
+__all__ = ["TrainConfig", "config_changes", "config_from", "lr_at", "device_name",
+           "pick_device", "fit", "join_streams", "load_trained", "make_loader", "prepare_data",
+           "progress_bar", "run_folder", "side_streams", "sweep", "train", "train_all", "Run",
+           "TrainingDiverged", "SeedBatch", "train_seeds"]

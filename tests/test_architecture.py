@@ -1,0 +1,147 @@
+"""The package's shape (issue 19): rooms without import cycles, no reaching into another
+module's private names, no file over 600 lines, at most 10 modules at the package root."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "reslab"
+MAX_LINES, MAX_ROOT_MODULES = 600, 10
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imported(node: ast.AST, here: str) -> list[tuple[str, list[str]]]:
+    """(module, names) pairs for an import statement; ``from pkg import sub`` is ``pkg.sub``."""
+    if isinstance(node, ast.Import):
+        return [(a.name, []) for a in node.names if a.name.split(".")[0] == "reslab"]
+    if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
+        return []
+    if node.module.split(".")[0] != "reslab":
+        return []
+    pairs, names = [], []
+    for alias in node.names:
+        sub = f"{node.module}.{alias.name}"
+        if sub in MODULES:
+            pairs.append((sub, []))
+        else:
+            names.append(alias.name)
+    return pairs + ([(node.module, names)] if names else [])
+
+
+def _imports() -> dict[str, dict[str, list[str]]]:
+    """Every module's reslab imports, at module level or inside functions."""
+    graph = {}
+    for name, path in MODULES.items():
+        graph[name] = {}
+        for node in ast.walk(ast.parse(path.read_text())):
+            for module, names in _imported(node, name):
+                graph[name].setdefault(module, []).extend(names)
+    return graph
+
+
+def _cycles(graph: dict[str, dict[str, list[str]]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, found, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, {}):
+            if w not in MODULES or w == v:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle_among_reslab_modules():
+    assert _cycles(_imports()) == []
+
+
+def _own_private_attributes(tree: ast.AST) -> set[str]:
+    """The ``_names`` a module defines: as ``self._x = ...``, functions, classes, globals."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return {n for n in names if n.startswith("_") and not n.startswith("__")}
+
+
+def _private_uses() -> list[str]:
+    trees = {name: ast.parse(path.read_text()) for name, path in MODULES.items()}
+    own = {name: _own_private_attributes(tree) for name, tree in trees.items()}
+    anyone = set().union(*own.values())
+    found = []
+    for name, tree in trees.items():
+        for module, names in _imports()[name].items():
+            found += [f"{name} imports {module}.{n}" for n in names if n.startswith("_")]
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                    and not node.attr.startswith("__")):
+                continue
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            if node.attr in anyone and node.attr not in own[name]:
+                found.append(f"{name}:{node.lineno} uses {ast.unparse(node)}")
+    return found
+
+
+def test_no_module_uses_another_modules_private_names():
+    assert _private_uses() == []
+
+
+def test_the_checks_above_can_fail():
+    """The two checks find a cycle and a private use when there are some."""
+    graph = {"reslab.a": {"reslab.b": []}, "reslab.b": {"reslab.a": []}}
+    MODULES.update({"reslab.a": Path("a.py"), "reslab.b": Path("b.py")})
+    try:
+        assert _cycles(graph) == [["reslab.a", "reslab.b"]]
+    finally:
+        del MODULES["reslab.a"], MODULES["reslab.b"]
+    node = ast.parse("from reslab.training.run import _host_lr").body[0]
+    assert _imported(node, "x") == [("reslab.training.run", ["_host_lr"])]
+
+
+def test_no_file_is_over_600_lines():
+    long = {str(p.relative_to(PACKAGE)): n for p in MODULES.values()
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def test_the_package_root_holds_at_most_10_modules():
+    root = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(root) <= MAX_ROOT_MODULES, root
