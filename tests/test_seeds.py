@@ -123,3 +123,74 @@ def test_a_seeds_step_makes_no_host_copy_and_updates_all_parameters_at_once(shap
         batch._update(grads)
     assert made == []  # the learning rates did not change: nothing copied to the device
     assert counter.count <= 8 < len(grads)  # a few foreach operators, not a few per tensor
+
+
+# Issue 19: seeds trained together get what a single run has (one copy of the code).
+
+def test_a_seeds_run_stops_at_a_nan_loss_and_keeps_only_finite_checkpoints(tmp_path, shapes,
+                                                                           monkeypatch):
+    """The NaN watch: a loss that turns NaN at step 6 (of 8, evaluations every 2) stops the
+    run with one line naming the step; the checkpoint of step 4 is the last one kept."""
+    real, calls = torch.nn.functional.cross_entropy, {"n": 0}
+
+    def poisoned(logits, y, *args, **kwargs):
+        loss = real(logits, y, *args, **kwargs)
+        if logits.requires_grad:  # training steps only: step k is the k-th call
+            calls["n"] += 1
+            if calls["n"] == 6:
+                loss = loss * float("nan")
+        return loss
+
+    monkeypatch.setattr(torch.nn.functional, "cross_entropy", poisoned)
+    out = tmp_path / "seeds"
+    with pytest.raises(T.TrainingDiverged, match=r"diverged at step 6: the training loss "
+                       r"became nan; the last good checkpoint \(step 4\) is kept in"):
+        reslab.train_seeds("resnet", seeds=[0, 1], data=shapes, out=out, iterations=8,
+                           eval_every=2, **TINY)
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 4
+    assert all(torch.isfinite(t).all() for t in state["params"].values())
+
+
+def test_a_seeds_run_is_refused_a_folder_another_writer_holds(tmp_path, shapes):
+    """The run-folder lock: while another writer holds the folder, a seeds run refuses it
+    with one line and leaves the folder as it was."""
+    from reslab.training.runlock import FolderInUse, run_folder_lock
+    out = tmp_path / "seeds"
+    reslab.train_seeds("resnet", seeds=[0, 1], data=shapes, out=out, iterations=2,
+                       eval_every=2, **TINY)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with run_folder_lock(out):
+        with pytest.raises(FolderInUse, match="is being written by another reslab process"):
+            reslab.train_seeds("resnet", seeds=[0, 1], data=shapes, out=out, iterations=4,
+                               eval_every=2, **TINY)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".reslab.lock"} == before
+
+
+def test_a_seeds_checkpoint_keeps_the_cuda_generator_state(shapes, monkeypatch):
+    """A seeds checkpoint made on CUDA holds the CUDA RNG state, and resuming restores it
+    (stochastic depth draws on the device). The GPU is simulated: the generator calls are
+    recorded; tests/test_cuda_path.py runs the real thing on a GPU."""
+    options = {k: v for k, v in TINY.items() if k != "progress"}
+    configs = [T.config_from(model="resnet", seed=s, iterations=2, **options) for s in (0, 1)]
+    batch = S.SeedBatch(configs, shapes, torch.device("cpu"))
+    cuda_state = torch.arange(16, dtype=torch.uint8)
+    restored = []
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device=None: cuda_state.clone())
+    monkeypatch.setattr(torch.cuda, "set_rng_state",
+                        lambda state, device=None: restored.append(state.clone()))
+    batch.device = torch.device("cuda")
+    state = batch.state_dict()
+    assert torch.equal(state["rng"]["cuda"], cuda_state)
+    batch.load_state_dict(state)
+    assert len(restored) == 1 and torch.equal(restored[0], cuda_state)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_seeds_checkpoint_on_a_gpu_holds_its_cuda_rng_state(shapes, tmp_path):
+    out = tmp_path / "seeds"
+    gpu = {**TINY, "device": "cuda"}
+    reslab.train_seeds("resnet", seeds=[0, 1], data=shapes, out=out, iterations=2,
+                       eval_every=2, **gpu)
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["rng"]["cuda"].dtype == torch.uint8 and state["rng"]["cuda"].numel() > 0

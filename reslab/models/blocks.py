@@ -10,14 +10,11 @@ A block with ``shortcut=None`` is a *plain* block: the same layers and no additi
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
-from reslab.training.activation_checkpointing import Checkpointable
-from reslab.validate import check_choice, check_probability
 from reslab.models.shortcuts import ProjectionShortcut, make_shortcut
+from reslab.validate import check_choice, check_probability
 
 LAYOUTS = ("paper", "torchvision")
 
@@ -61,37 +58,21 @@ class StochasticDepth(nn.Module):
         return f"survival_prob={self.survival_prob:.4f}, mode={self.mode!r}"
 
 
-def _read_torchvision_names(state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
-    """``load_state_dict`` pre-hook: read torchvision's ``downsample.*`` keys as ``shortcut.*``.
+class ResidualBlock(nn.Module):
+    """What every block has besides its layers: a shortcut (``None``: a plain block) and the
+    stochastic-depth gate ``drop`` on its residual branch. Each block writes its own addition,
+    ``shortcut(x) + drop(F(x))``, in its forward."""
 
-    A module-level function (not a closure) so that whole models still pickle.
-    """
-    old = prefix + "downsample."
-    for key in [k for k in state_dict if k.startswith(old)]:
-        state_dict[prefix + "shortcut." + key[len(old):]] = state_dict.pop(key)
-
-
-class ResidualBlock(Checkpointable):
-    """Common tail of every block: ``shortcut(x) + drop(F(x))``, or just ``F(x)`` when plain.
-
-    Every block can be activation-checkpointed (see :mod:`reslab.training.activation_checkpointing`).
-    """
-
-    def _init_tail(self, in_channels: int, out_channels: int, stride: int,
-                   shortcut: str | None, survival_prob: float,
-                   projection_bn: bool = True, zero_placement: str = "after") -> None:
+    def init_shortcut(self, in_channels: int, out_channels: int, stride: int,
+                      shortcut: str | None, survival_prob: float,
+                      projection_bn: bool = True, zero_placement: str = "after") -> None:
+        """Make ``self.shortcut`` (option A, B or C, or ``None``) and ``self.drop``."""
         self.shortcut = make_shortcut(shortcut, in_channels, out_channels, stride,
                                       batch_norm=projection_bn, zero_placement=zero_placement)
         if self.shortcut is None and survival_prob < 1:
             raise ValueError("stochastic depth needs a shortcut; a plain block cannot drop "
                              "its only path (use a residual model or survival_prob=1)")
         self.drop = StochasticDepth(survival_prob)
-        self._register_load_state_dict_pre_hook(_read_torchvision_names)
-
-    def _add_shortcut(self, x: torch.Tensor, branch: torch.Tensor) -> torch.Tensor:
-        if self.shortcut is None:
-            return branch
-        return self.shortcut(x) + self.drop(branch)
 
 
 class BasicBlock(ResidualBlock):
@@ -114,13 +95,14 @@ class BasicBlock(ResidualBlock):
         self.conv2 = conv3x3(out_channels, out_channels)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.final_relu = final_relu
-        self._init_tail(in_channels, out_channels, stride, shortcut, survival_prob,
+        self.init_shortcut(in_channels, out_channels, stride, shortcut, survival_prob,
                         zero_placement=zero_placement)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        out = self._add_shortcut(x, out)
+        if self.shortcut is not None:  # Eq. 1: y = F(x, {W_i}) + x; a plain block stops at F
+            out = self.shortcut(x) + self.drop(out)
         return self.relu(out) if self.final_relu else out
 
 
@@ -150,14 +132,15 @@ class Bottleneck(ResidualBlock):
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
         self.final_relu = final_relu
-        self._init_tail(in_channels, out_channels, stride, shortcut, survival_prob,
+        self.init_shortcut(in_channels, out_channels, stride, shortcut, survival_prob,
                         zero_placement=zero_placement)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        out = self._add_shortcut(x, out)
+        if self.shortcut is not None:  # Eq. 1 (Eq. 2 where a projection W_s matches shapes)
+            out = self.shortcut(x) + self.drop(out)
         return self.relu(out) if self.final_relu else out
 
 
@@ -181,14 +164,16 @@ class PreActBlock(ResidualBlock):
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.conv2 = conv3x3(out_channels, out_channels)
         self.relu = nn.ReLU(inplace=False)
-        self._init_tail(in_channels, out_channels, stride, shortcut, survival_prob,
+        self.init_shortcut(in_channels, out_channels, stride, shortcut, survival_prob,
                         projection_bn=False, zero_placement=zero_placement)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pre = self.relu(self.bn1(x))
         out = self.conv1(pre)
         out = self.conv2(self.relu(self.bn2(out)))
-        return self._add_shortcut(_shortcut_input(self, x, pre), out)
+        if self.shortcut is None:
+            return out
+        return self.shortcut(_shortcut_input(self, x, pre)) + self.drop(out)  # x_l + F(x_l)
 
 
 class PreActBottleneck(ResidualBlock):
@@ -212,7 +197,7 @@ class PreActBottleneck(ResidualBlock):
         self.bn3 = nn.BatchNorm2d(width)
         self.conv3 = conv1x1(width, out_channels)
         self.relu = nn.ReLU(inplace=False)
-        self._init_tail(in_channels, out_channels, stride, shortcut, survival_prob,
+        self.init_shortcut(in_channels, out_channels, stride, shortcut, survival_prob,
                         projection_bn=False, zero_placement=zero_placement)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -220,7 +205,9 @@ class PreActBottleneck(ResidualBlock):
         out = self.conv1(pre)
         out = self.conv2(self.relu(self.bn2(out)))
         out = self.conv3(self.relu(self.bn3(out)))
-        return self._add_shortcut(_shortcut_input(self, x, pre), out)
+        if self.shortcut is None:
+            return out
+        return self.shortcut(_shortcut_input(self, x, pre)) + self.drop(out)  # x_l + F(x_l)
 
 
 def _shortcut_input(block: ResidualBlock, x: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ torchvision checkpoints load with ``strict=True`` when ``layout="torchvision"``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,6 +18,16 @@ from reslab.models.network import check_input, make_stages, msra_init
 
 STAGE_BLOCKS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3],
                 152: [3, 8, 36, 3]}
+
+
+def read_torchvision_names(state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    """``load_state_dict`` pre-hook: read torchvision's ``layerN.M.downsample.*`` keys as this
+    net's ``layerN.M.shortcut.*`` (the same modules under the paper's name).
+
+    A module-level function (not a closure) so that whole models still pickle.
+    """
+    for key in [k for k in state_dict if k.startswith(prefix) and ".downsample." in k]:
+        state_dict[key.replace(".downsample.", ".shortcut.")] = state_dict.pop(key)
 
 
 class ImageNetResNet(nn.Module):
@@ -50,6 +61,7 @@ class ImageNetResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
         msra_init(self)
+        self._register_load_state_dict_pre_hook(read_torchvision_names)
 
     @property
     def stages(self) -> Sequence[nn.Module]:

@@ -103,7 +103,10 @@ class RiRBlock(ResidualBlock):
         self.relu = nn.ReLU(inplace=True) if outer_shortcut else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.relu(self._add_shortcut(x, self.layers(x)))
+        out = self.layers(x)
+        if self.shortcut is not None:  # the outer shortcut of a ResNet block (RiR, Fig. 1)
+            out = self.shortcut(x) + self.drop(out)
+        return self.relu(out)
 
 
 ARCHITECTURES = {  # name -> (generalized, outer_shortcut), the paper's Fig. 2

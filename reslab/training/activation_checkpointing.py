@@ -20,6 +20,8 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from reslab.models.blocks import ResidualBlock
+
 
 @contextmanager
 def frozen_bn_statistics(module: nn.Module) -> Iterator[None]:
@@ -38,20 +40,16 @@ def frozen_bn_statistics(module: nn.Module) -> Iterator[None]:
                 m.num_batches_tracked.copy_(tracked)
 
 
-class Checkpointable(nn.Module):
-    """Mixin for blocks: when ``checkpointing`` is on (and training with gradients), a call
-    stores only the block's input and recomputes the block in the backward pass."""
-
-    checkpointing: bool = False
-
-    def __call__(self, *args, **kwargs):
-        if not (self.checkpointing and self.training and torch.is_grad_enabled()):
-            return super().__call__(*args, **kwargs)
-        if torch.compiler.is_compiling():
-            # Dynamo takes no context_fn but selective-checkpointing policies, and needs none
-            return checkpoint(super().__call__, *args, use_reentrant=False, **kwargs)
-        return checkpoint(super().__call__, *args, use_reentrant=False,
-                          context_fn=partial(recompute_contexts, self), **kwargs)
+def checkpointed_forward(block: nn.Module, forward, *args, **kwargs):
+    """``forward(*args)`` of ``block`` keeping only its input for the backward pass (when
+    training with gradients): the block is recomputed there, with its BN statistics frozen."""
+    if not (block.training and torch.is_grad_enabled()):
+        return forward(*args, **kwargs)
+    if torch.compiler.is_compiling():
+        # Dynamo takes no context_fn but selective-checkpointing policies, and needs none
+        return checkpoint(forward, *args, use_reentrant=False, **kwargs)
+    return checkpoint(forward, *args, use_reentrant=False,
+                      context_fn=partial(recompute_contexts, block), **kwargs)
 
 
 def recompute_contexts(block: nn.Module) -> tuple[AbstractContextManager,
@@ -62,10 +60,17 @@ def recompute_contexts(block: nn.Module) -> tuple[AbstractContextManager,
 
 
 def set_activation_checkpointing(model: nn.Module, enabled: bool = True) -> int:
-    """Turn checkpointing on (or off) for every block of ``model``; returns how many."""
-    blocks = [m for m in model.modules() if isinstance(m, Checkpointable)]
+    """Turn checkpointing on (or off) for every residual block of ``model``; returns how many.
+
+    Applied from outside the blocks: each block's ``forward`` is wrapped by
+    :func:`checkpointed_forward` on the instance (its class and state-dict keys stay as they
+    are); turning it off removes the wrapper.
+    """
+    blocks = [m for m in model.modules() if isinstance(m, ResidualBlock)]
     for block in blocks:
-        block.checkpointing = enabled
+        block.__dict__.pop("forward", None)  # the class's own forward
+        if enabled:
+            block.forward = partial(checkpointed_forward, block, block.forward)
     return len(blocks)
 
 

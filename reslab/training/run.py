@@ -11,6 +11,7 @@ import math
 import time
 from dataclasses import asdict
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -81,12 +82,9 @@ class Run:
         self.step = 0
         self.warming = config.warmup == "on" or (
             config.warmup == "auto" and getattr(self.model, "depth", 0) >= 110)
-        self.history = History(label, json.loads(json.dumps(asdict(config))), meta={
-            "dataset": data.name, "dataset_note": data.note, "eval_split": data.eval_split,
-            "device": device_name(device), "torch": str(torch.__version__),
-            "precision": str(self.amp_dtype or torch.float32).replace("torch.", ""),
-            "deviations": deviations(config),
-            "world_size": process.world_size, "folder": str(folder) if folder else None})
+        self.history = new_history(label, config, data, device, self.amp_dtype,
+                                   world_size=process.world_size,
+                                   folder=str(folder) if folder else None)
         # device sums, made once and zeroed in place (a CUDA graph keeps their addresses)
         self._loss, self._errors, self._window_errors = (
             torch.zeros((), device=device) for _ in range(3))
@@ -201,12 +199,12 @@ class Run:
         process saw them (a batch need not split evenly).
         """
         self._window_seen += n
-        if self._window_seen >= self.config.warmup_window * self.config.batch_size:
+        if self._window_seen >= window_images(self.config):
             errors, seen = distributed.sum_across(torch.stack([
                 self._window_errors, self._count(self._window_seen)])).tolist()
             self._window_errors.zero_()
             self._window_seen = 0
-            self.warming = errors / seen >= self.config.warmup_until_error
+            self.warming = still_warming(self.config, errors, seen)
 
     def _count(self, n: int) -> torch.Tensor:
         """``n`` as a float tensor on the device, to be summed with the metric sums."""
@@ -238,11 +236,8 @@ class Run:
         seconds = time.perf_counter() - self._period_start
         self._check_finite(train_loss)
         eval_loss, eval_error = self.evaluate(eval_images, eval_labels, loader)
-        record = {"epoch": self.step / loader.steps_per_epoch, "step": self.step,
-                  "lr": self.last_lr,
-                  "train_loss": train_loss, "train_error": train_error,
-                  "eval_loss": eval_loss, "eval_error": eval_error, "seconds": seconds,
-                  "images_per_s": seen / seconds if seconds > 0 else float("nan")}
+        record = period_record(self.step, loader.steps_per_epoch, self.last_lr, train_loss,
+                               train_error, eval_loss, eval_error, seconds, seen)
         self.history.records.append(record)
         self.history.meta["wall_seconds"] = self.history.meta.get("wall_seconds", 0) + seconds
         self.save()
@@ -251,28 +246,16 @@ class Run:
 
     def _check_finite(self, train_loss: float) -> None:
         """Stop if a step's loss, a parameter or a buffer is NaN/inf: never checkpoint it."""
-        bad_step = self._watch.first_bad_step()
-        if bad_step is not None or not math.isfinite(train_loss):
-            self._diverged(f"at step {bad_step or self.step:,}: the training loss became "
-                           f"{train_loss}")
-        tensor = first_nonfinite_state(self.model, self.optimizer)
-        if tensor is not None:
-            since = self.history.last("step") if self.history.records else 0
-            self._diverged(f"between steps {since:,} and {self.step:,}: {tensor} is not finite")
-
-    def _diverged(self, what: str) -> None:
-        kept = describe_last_good(self.folder) if self.process.is_main else "see the main process"
-        raise TrainingDiverged(f"{self.label} diverged {what}; {kept}. Lower the learning "
-                               "rate or use the warm-up (warmup='on')")
+        since = self.history.last("step") if self.history.records else 0
+        check_finite(self.label, self._watch, [train_loss], self.step, since,
+                     lambda: first_nonfinite_state(self.model, self.optimizer), self.folder,
+                     self.process.is_main)
 
     def state_dict(self) -> dict[str, Any]:
-        rng = {"torch": torch.get_rng_state()}
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
         state = {"reslab_checkpoint": 1, "label": self.label, "config": asdict(self.config),
                  "step": self.step, "warming": self.warming, "model": self.model.state_dict(),
                  "model_build": self.build_options,
-                 "optimizer": _host_lr(self.optimizer.state_dict()), "rng": rng,
+                 "optimizer": _host_lr(self.optimizer.state_dict()), "rng": rng_state(self.device),
                  "history": asdict(self.history)}
         if self.scaler is not None:
             state["grad_scaler"] = self.scaler.state_dict()
@@ -288,9 +271,7 @@ class Run:
         self._step_t.fill_(self.step)
         self.history = History(**state["history"])
         # RNG states must be CPU ByteTensors, wherever map_location put the checkpoint
-        torch.set_rng_state(state["rng"]["torch"].cpu())
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"].cpu(), self.device)
+        set_rng_state(state["rng"], self.device)
 
     def save(self) -> None:
         """Checkpoint and history JSON (main process only; atomic writes)."""
@@ -325,3 +306,76 @@ def _host_lr(state: dict[str, Any]) -> dict[str, Any]:
             group["lr"] = group["lr"].item()
     return state
 
+
+# What a single run and a batch of seeds (reslab.training.seeds) share: one copy of each.
+
+def new_history(label: str, config: TrainConfig, data: ImageDataset, device: torch.device,
+                amp_dtype: torch.dtype | None, **meta: Any) -> History:
+    """An empty :class:`History` for a run of ``config``: its dataset, device, torch version,
+    precision and deviations from the paper's recipe, plus ``meta``."""
+    return History(label, json.loads(json.dumps(asdict(config))), meta={
+        "dataset": data.name, "dataset_note": data.note, "eval_split": data.eval_split,
+        "device": device_name(device), "torch": str(torch.__version__),
+        "precision": str(amp_dtype or torch.float32).replace("torch.", ""),
+        "deviations": deviations(config), **meta})
+
+
+def period_record(step: int, steps_per_epoch: int, lr: float, train_loss: float,
+                  train_error: float, eval_loss: float, eval_error: float, seconds: float,
+                  seen: int) -> dict[str, float]:
+    """One evaluation's line of a history."""
+    return {"epoch": step / steps_per_epoch, "step": step, "lr": lr,
+            "train_loss": train_loss, "train_error": train_error,
+            "eval_loss": eval_loss, "eval_error": eval_error, "seconds": seconds,
+            "images_per_s": seen / seconds if seconds > 0 else float("nan")}
+
+
+def window_images(config: TrainConfig) -> int:
+    """How many training images the 110-layer warm-up rule averages over."""
+    return config.warmup_window * config.batch_size
+
+
+def still_warming(config: TrainConfig, errors: float, seen: float) -> bool:
+    """He et al. (Sec. 4.2, ResNet-110): lr 0.01 "until the training error is below 80%"."""
+    return errors / seen >= config.warmup_until_error
+
+
+def check_finite(label: str, watch: FiniteWatch, train_losses: list[float], step: int,
+                 since: int, nonfinite_state: Callable[[], str | None],
+                 folder: Path | None, is_main: bool = True) -> None:
+    """Raise :class:`TrainingDiverged` if a step's loss (``watch``), a period's mean loss or a
+    state tensor (``nonfinite_state()`` names the first) is NaN or infinite; it says which
+    checkpoint in ``folder`` is the last good one."""
+    bad_step = watch.first_bad_step()
+    bad_loss = next((x for x in train_losses if not math.isfinite(x)), None)
+    if bad_step is not None or bad_loss is not None:
+        shown = train_losses[0] if bad_loss is None else bad_loss
+        _diverged(label, f"at step {bad_step or step:,}: the training loss became {shown}",
+                  folder, is_main)
+    tensor = nonfinite_state()
+    if tensor is not None:
+        _diverged(label, f"between steps {since:,} and {step:,}: {tensor} is not finite",
+                  folder, is_main)
+
+
+def _diverged(label: str, what: str, folder: Path | None, is_main: bool) -> None:
+    kept = describe_last_good(folder) if is_main else "see the main process"
+    raise TrainingDiverged(f"{label} diverged {what}; {kept}. Lower the learning "
+                           "rate or use the warm-up (warmup='on')")
+
+
+def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """The random-number state a checkpoint keeps: the CPU generator's, and the device's
+    generator's on CUDA (dropout-like draws, e.g. stochastic depth, happen there)."""
+    rng = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    return rng
+
+
+def set_rng_state(rng: dict[str, torch.Tensor], device: torch.device) -> None:
+    """Restore :func:`rng_state` (RNG states must be CPU ByteTensors, wherever
+    ``map_location`` put the checkpoint)."""
+    torch.set_rng_state(rng["torch"].cpu())
+    if "cuda" in rng and device.type == "cuda":
+        torch.cuda.set_rng_state(rng["cuda"].cpu(), device)

@@ -22,7 +22,6 @@ weight decay 1e-4) with a learning rate per seed (the 110-layer warm-up rule is 
 from __future__ import annotations
 
 import copy
-import json
 import statistics
 import time
 from collections.abc import Sequence
@@ -35,17 +34,21 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from reslab.training import distributed
-from reslab.training.budget import Budget, deviations
-from reslab.training.checkpoint import load_latest, save_checkpoint
 from reslab.data import ImageDataset, eval_batches
-from reslab.training.determinism import deterministic
-from reslab.training.history import History
 from reslab.models import build_model
-from reslab.training.precision import autocast, autocast_dtype
+from reslab.training import distributed
+from reslab.training.budget import Budget
+from reslab.training.checkpoint import load_latest, save_checkpoint
 from reslab.training.config import TrainConfig, config_from, lr_at
-from reslab.training.device import device_name, pick_device
-from reslab.training.loop import run_folder, make_loader, progress_bar, prepare_data
+from reslab.training.determinism import deterministic
+from reslab.training.device import pick_device
+from reslab.training.finite import FiniteWatch, first_nonfinite, named_tensors
+from reslab.training.history import History
+from reslab.training.loop import make_loader, prepare_data, progress_bar, run_folder
+from reslab.training.precision import autocast, autocast_dtype
+from reslab.training.run import (check_finite, new_history, period_record, rng_state,
+                                 set_rng_state, still_warming, window_images)
+from reslab.training.runlock import hold_run_folders
 
 
 class SeedBatch:
@@ -72,23 +75,19 @@ class SeedBatch:
         depth = getattr(models[0], "depth", 0)
         self.warming = [c.warmup == "on" or (c.warmup == "auto" and depth >= 110)
                         for c in configs]
-        self.histories = [self._history(c, data) for c in configs]
+        self.histories = [new_history(f"{c.model}-seed{c.seed}", c, data, device,
+                                      self.amp_dtype, world_size=1,
+                                      trained_together=len(configs), folder=None)
+                          for c in configs]
         zeros = lambda: torch.zeros(len(configs), device=device)  # noqa: E731
         self._loss, self._errors, self._window_errors = zeros(), zeros(), zeros()
         self._seen, self._window_seen, self._start = 0, 0, time.perf_counter()
+        self._watch = FiniteWatch(device)  # as a single run's: the first non-finite step
+        self._step_t = torch.zeros((), dtype=torch.long, device=device)
 
     def _build(self, seed: int) -> nn.Module:
         torch.manual_seed(seed)  # as Run does: the same initial weights as a solo run
         return build_model(self.base.model, **self.build_options).to(self.device)
-
-    def _history(self, config: TrainConfig, data: ImageDataset) -> History:
-        return History(f"{config.model}-seed{config.seed}", json.loads(json.dumps(
-            asdict(config))), meta={
-            "dataset": data.name, "dataset_note": data.note, "eval_split": data.eval_split,
-            "device": device_name(self.device), "torch": torch.__version__,
-            "precision": str(self.amp_dtype or torch.float32).replace("torch.", ""),
-            "deviations": deviations(config), "world_size": 1,
-            "trained_together": len(self.configs), "folder": None})
 
     def model(self, k: int) -> nn.Module:
         """Seed ``k``'s net (by position) as an ordinary module, in eval mode."""
@@ -121,6 +120,8 @@ class SeedBatch:
         self._loss += losses.detach() * y.shape[1]
         self._errors += wrong
         self._window_errors += wrong
+        self._step_t += 1
+        self._watch.observe(losses, self._step_t)  # on the device; read at each evaluation
         self._seen += y.shape[1]
         self.step += 1
         if any(self.warming):
@@ -165,11 +166,12 @@ class SeedBatch:
         return self._lr_views
 
     def _check_warmup(self, n: int) -> None:
-        """He et al.'s 110-layer rule per seed (see :meth:`reslab.training.run.Run._check_warmup`)."""
+        """He et al.'s 110-layer rule per seed, as a single run applies it
+        (:func:`reslab.training.run.still_warming`)."""
         self._window_seen += n
-        if self._window_seen >= self.base.warmup_window * self.base.batch_size:
-            errors = (self._window_errors / self._window_seen).tolist()
-            self.warming = [w and e >= self.base.warmup_until_error
+        if self._window_seen >= window_images(self.base):
+            errors = self._window_errors.tolist()
+            self.warming = [w and still_warming(self.base, e, self._window_seen)
                             for w, e in zip(self.warming, errors)]
             self._window_errors.zero_()
             self._window_seen = 0
@@ -191,25 +193,34 @@ class SeedBatch:
         """Record every seed's period (training and evaluation), then checkpoint."""
         seconds = time.perf_counter() - self._start
         train = (torch.stack([self._loss, self._errors]) / max(self._seen, 1)).T.tolist()
+        self._check_finite([loss for loss, _ in train])
         evaluated = self.evaluate(images, labels)
         for k, history in enumerate(self.histories):
-            history.records.append({
-                "epoch": self.step / self.loaders[0].steps_per_epoch, "step": self.step,
-                "lr": self.last_lrs[k], "train_loss": train[k][0], "train_error": train[k][1],
-                "eval_loss": evaluated[k][0], "eval_error": evaluated[k][1],
-                "seconds": seconds, "images_per_s": self._seen / seconds})
+            history.records.append(period_record(
+                self.step, self.loaders[0].steps_per_epoch, self.last_lrs[k], train[k][0],
+                train[k][1], evaluated[k][0], evaluated[k][1], seconds, self._seen))
             history.meta["wall_seconds"] = history.meta.get("wall_seconds", 0) + seconds
         self.save()
         self._loss.zero_()
         self._errors.zero_()
         self._seen, self._start = 0, time.perf_counter()
 
+    def _check_finite(self, train_losses: list[float]) -> None:
+        """A single run's check (:func:`reslab.training.run.check_finite`) over every seed:
+        a NaN/inf loss at any step, or a weight, BN statistic or momentum buffer."""
+        history = self.histories[0]
+        since = history.last("step") if history.records else 0
+        state = {"params": self.params, "buffers": self.buffers, "momentum": self.momentum}
+        label = f"{self.base.model} x {len(self.configs)} seeds"
+        check_finite(label, self._watch, train_losses, self.step, since,
+                     lambda: first_nonfinite(named_tensors(state)), self.folder)
+
     def state_dict(self) -> dict[str, Any]:
         return {"reslab_checkpoint": 1, "kind": "seeds", "step": self.step,
                 "configs": [asdict(c) for c in self.configs], "warming": self.warming,
                 "params": self.params, "buffers": self.buffers, "momentum": self.momentum,
                 "histories": [asdict(h) for h in self.histories],
-                "rng": {"torch": torch.get_rng_state()}}
+                "rng": rng_state(self.device)}
 
     @torch.no_grad()
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -218,8 +229,9 @@ class SeedBatch:
                 tensor.copy_(saved[name])
         self.momentum = {k: v.to(self.device) for k, v in state["momentum"].items()}
         self.step, self.warming = state["step"], state["warming"]
+        self._step_t.fill_(self.step)
         self.histories = [History(**h) for h in state["histories"]]
-        torch.set_rng_state(state["rng"]["torch"].cpu())
+        set_rng_state(state["rng"], self.device)
 
     def save(self) -> None:
         """Checkpoint (atomic) and one ``history-seed<k>.json`` per seed, in ``folder``."""
@@ -273,10 +285,12 @@ def train_seeds(model: str = "resnet20", seeds: Sequence[int] = (0, 1, 2, 3, 4),
     with deterministic(configs[0].deterministic, device):
         data = data if data is not None else prepare_data(configs[0])
         label = f"{model}-seeds{'-'.join(str(s) for s in seeds)}"
-        batch = SeedBatch(configs, data, device, run_folder(out, configs[0], label))
-        if resume and batch.resume():
-            print(f"reslab: resuming {len(seeds)} seeds at step {batch.step:,}")
-        _train(batch, data.eval_images.to(device), data.eval_labels.to(device), progress)
+        folder = run_folder(out, configs[0], label)
+        with hold_run_folders([folder]):  # one writer per folder, as for a single run
+            batch = SeedBatch(configs, data, device, folder)
+            if resume and batch.resume():
+                print(f"reslab: resuming {len(seeds)} seeds at step {batch.step:,}")
+            _train(batch, data.eval_images.to(device), data.eval_labels.to(device), progress)
     return {c.seed: h for c, h in zip(configs, batch.histories)}
 
 
