@@ -25,7 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import benchmark_data, gpu_target, sync, write_result  # noqa: E402
 from reslab.training.config import config_from
-from reslab.training.loop import fit, pick_device  # noqa: E402
+from reslab.training.device import pick_device  # noqa: E402
+from reslab.training.loop import fit  # noqa: E402
 
 FIG6 = [f"{family}{depth}" for family in ("plain", "resnet") for depth in (20, 32, 44, 56)]
 SCHEDULES = {"resnet20": (["resnet20"], 60, 30), "sweep": (FIG6, 300, None)}

@@ -27,10 +27,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (arguments, benchmark_data, gpu_target, timed,  # noqa: E402
                                write_result)
-from reslab import fastpath  # noqa: E402
+from reslab.training import fastpath  # noqa: E402
 from reslab.training import distributed
 from reslab.training.config import config_from
-from reslab.training.loop import (make_loader, side_streams, train_all, # noqa: E402                             pick_device)
+from reslab.training.device import pick_device  # noqa: E402
+from reslab.training.loop import make_loader, side_streams, train_all  # noqa: E402
 from reslab.training.run import Run
 
 NETS = [f"{family}{depth}" for family in ("plain", "resnet") for depth in (20, 32, 44, 56)]

@@ -25,9 +25,10 @@ from benchmarks.common import (arguments, benchmark_data, gpu_target, timed,  # 
                                write_result)
 from reslab.models import build_model  # noqa: E402
 from reslab.training.config import config_from
-from reslab.training.loop import make_loader, train_all, pick_device  # noqa: E402
+from reslab.training.device import pick_device  # noqa: E402
+from reslab.training.loop import make_loader, train_all  # noqa: E402
 from reslab.training.run import Run
-from reslab import fastpath  # noqa: E402
+from reslab.training import fastpath  # noqa: E402
 from reslab.training import distributed
 
 

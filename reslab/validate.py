@@ -85,6 +85,20 @@ def check_config(config: Any) -> None:
         raise ValueError(f"model_options must be a dict of option names to values "
                          f"(got {config.model_options!r})")
     parse_device(config.device)
+    for name in ("iterations", "batch_size", "warmup_window"):
+        value = getattr(config, name)
+        if not _is_int(value) or value < 1:
+            raise ValueError(f"{name} must be a positive whole number (got {value!r})")
+    if not isinstance(config.linear_warmup, int) or config.linear_warmup < 0:
+        raise ValueError(f"linear_warmup is a number of iterations >= 0 "
+                         f"(got {config.linear_warmup!r})")
+    if not config.lr > 0:
+        raise ValueError(f"lr must be positive (got {config.lr!r})")
+    if not all(0 < m < 1 for m in config.milestones):
+        raise ValueError(f"milestones are fractions of the run in (0, 1), e.g. (0.5, 0.75);"
+                         f" got {config.milestones}")
+    check_choice("warmup", config.warmup, ("auto", "on", "off"))
+    check_choice("normalize", config.normalize, ("pixel", "channel", "none"))
 
 
 def parse_device(name: Any) -> torch.device | None:

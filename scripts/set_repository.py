@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reslab import colab  # noqa: E402
+from reslab.course import colab  # noqa: E402
 
 
 def _set_constants(repository: str, branch: str) -> None:

@@ -105,9 +105,9 @@ def _private_uses() -> list[str]:
     trees = {name: ast.parse(path.read_text()) for name, path in MODULES.items()}
     own = {name: _own_private_attributes(tree) for name, tree in trees.items()}
     anyone = set().union(*own.values())
-    found = []
+    found, imports = [], _imports()
     for name, tree in trees.items():
-        for module, names in _imports()[name].items():
+        for module, names in imports[name].items():
             found += [f"{name} imports {module}.{n}" for n in names if n.startswith("_")]
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Attribute) and node.attr.startswith("_")
@@ -145,3 +145,48 @@ def test_no_file_is_over_600_lines():
 def test_the_package_root_holds_at_most_10_modules():
     root = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert len(root) <= MAX_ROOT_MODULES, root
+
+
+# What each room may import (ARCHITECTURE.md): the papers' models and the data know nothing
+# of training; training knows nothing of the course; the course knows nothing of the tools.
+ROOMS = {
+    "leaves": {"reslab.validate", "reslab.paths", "reslab.paper"},
+    "models": {"leaves", "models"},
+    "data": {"leaves", "data"},
+    "training": {"leaves", "models", "data", "training"},
+    "course": {"leaves", "models", "data", "training", "course"},
+    "tools": {"leaves", "models", "data", "training", "course", "tools"},
+}
+
+
+def _room(module: str) -> str | None:
+    if module in ROOMS["leaves"]:
+        return "leaves"
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in ROOMS) else None
+
+
+def test_rooms_import_only_the_rooms_below_them():
+    wrong = []
+    for module, imported in _imports().items():
+        room = _room(module)
+        if room is None or room == "leaves":
+            allowed = ROOMS["leaves"] if room == "leaves" else None
+            if allowed is not None:
+                wrong += [f"{module} -> {m}" for m in imported if m.startswith("reslab")]
+            continue
+        for other in imported:
+            there = _room(other)
+            if there is not None and there not in ROOMS[room] and other not in ROOMS[room]:
+                wrong.append(f"{module} -> {other}")
+    assert wrong == []
+
+
+def test_the_private_name_check_finds_a_reach_into_another_modules_field(tmp_path):
+    (tmp_path / "a.py").write_text("class Run:\n    def __init__(self):\n        self._loss = 0\n")
+    (tmp_path / "b.py").write_text("def read(run):\n    return run._loss\n")
+    MODULES.update({"reslab.a": tmp_path / "a.py", "reslab.b": tmp_path / "b.py"})
+    try:
+        assert _private_uses() == ["reslab.b:2 uses run._loss"]
+    finally:
+        del MODULES["reslab.a"], MODULES["reslab.b"]

@@ -79,7 +79,7 @@ def test_widgets_ask_a_headless_client_for_no_output_capture(tmp_path):
             hooks.append(msg_id)
             super().register_output_hook(msg_id, hook)
 
-    nb = _notebook("from reslab import widgets", "widgets.model_explorer();",
+    nb = _notebook("from reslab.course import widgets", "widgets.model_explorer();",
                    "widgets.response_browser({'resnet20': [{'index': 1, 'layer': 'a', "
                    "'std': 1.0}]});", "widgets.survival_explorer();",
                    "widgets.phase_planner(400);", "widgets.StageOrderPicker(400)")

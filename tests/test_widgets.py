@@ -5,7 +5,7 @@ import pytest
 
 ipywidgets = pytest.importorskip("ipywidgets")
 
-from reslab import widgets  # noqa: E402
+from reslab.course import widgets  # noqa: E402
 from reslab.training.history import History  # noqa: E402
 
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from reslab.training.budget import Budget, get_budget
-from reslab.validate import check_choice, check_config
+from reslab.validate import check_config
 
 @dataclass
 class TrainConfig:
@@ -55,20 +55,6 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.milestones = tuple(self.milestones)
         check_config(self)  # types, finiteness and ranges; one ValueError line each
-        for name in ("iterations", "batch_size", "warmup_window"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive whole number (got {value!r})")
-        if not isinstance(self.linear_warmup, int) or self.linear_warmup < 0:
-            raise ValueError(f"linear_warmup is a number of iterations >= 0 "
-                             f"(got {self.linear_warmup!r})")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be positive (got {self.lr!r})")
-        if not all(0 < m < 1 for m in self.milestones):
-            raise ValueError(f"milestones are fractions of the run in (0, 1), e.g. (0.5, 0.75);"
-                             f" got {self.milestones}")
-        check_choice("warmup", self.warmup, ("auto", "on", "off"))
-        check_choice("normalize", self.normalize, ("pixel", "channel", "none"))
 
     def key(self) -> str:
         """A short hash of the config: default run folders differ when configs differ."""
