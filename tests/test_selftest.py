@@ -84,7 +84,8 @@ def test_what_runs_on_a_lent_gpu_uses_public_names_only():
     import ast
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
-    files = [root / "reslab" / "selftest.py", root / "scripts" / "gpu_run.py",
+    files = [*sorted((root / "reslab" / "tools" / "selftest").glob("*.py")),
+             root / "scripts" / "gpu_run.py",
              root / "scripts" / "reference_runs.py", *sorted((root / "benchmarks").glob("*.py"))]
     private = []
     for path in files:
