@@ -168,7 +168,7 @@ def _assignments(args: argparse.Namespace) -> int:
 
 
 def _findings(args: argparse.Namespace) -> int:
-    from reslab.tools.findings_table import run_findings
+    from reslab.tools.run_findings import run_findings
     seeds = [] if args.table_only else args.seeds
     out = run_findings(args.budget, seeds, args.dataset, args.notebooks,
                        progress=not args.quiet)

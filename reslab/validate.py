@@ -63,6 +63,12 @@ def check_count(name: str, value: Any, low: int = 1, optional: bool = False) -> 
         raise ValueError(f"{name} must be a whole number >= {low}{also} (got {value!r})")
 
 
+def check_positive_whole(name: str, value: Any) -> None:
+    """``value`` must be a positive whole number (a count of iterations, images, classes)."""
+    if not _is_int(value) or value < 1:
+        raise ValueError(f"{name} must be a positive whole number (got {value!r})")
+
+
 def check_config(config: Any) -> None:
     """Types and ranges of a training config's fields (a ``TrainConfig``)."""
     for name in ("lr", "warmup_lr", "lr_decay"):
@@ -86,9 +92,7 @@ def check_config(config: Any) -> None:
                          f"(got {config.model_options!r})")
     parse_device(config.device)
     for name in ("iterations", "batch_size", "warmup_window"):
-        value = getattr(config, name)
-        if not _is_int(value) or value < 1:
-            raise ValueError(f"{name} must be a positive whole number (got {value!r})")
+        check_positive_whole(name, getattr(config, name))
     if not isinstance(config.linear_warmup, int) or config.linear_warmup < 0:
         raise ValueError(f"linear_warmup is a number of iterations >= 0 "
                          f"(got {config.linear_warmup!r})")

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from reslab.course import fully_trained  # noqa: E402
-from reslab.tools import findings_table
+from reslab.course import findings_table
 from reslab.data import load_dataset  # noqa: E402
 from reslab.models.pretrained import licence_notice  # noqa: E402
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from reslab import paper  # noqa: E402
 from reslab.course import timing as course_timing
-from reslab.tools import findings_table
+from reslab.course import findings_table
 from reslab.training.history import History  # noqa: E402
 from reslab.paths import results_dir  # noqa: E402
 

@@ -23,6 +23,7 @@ from reslab.models.pretrained import load_pretrained, pretrained_options
 from reslab.models.resres import ResResNet
 from reslab.models.rir import RiRNet
 from reslab.models.ror import RoR
+from reslab.validate import check_positive_whole
 
 
 @dataclass(frozen=True)
@@ -168,22 +169,17 @@ def build_model(name: str, pretrained: str | None = None, **options: Any) -> nn.
             fixed = f" ({name} fixes {key}={spec.fixed[key]!r})" if key in spec.fixed else ""
             raise ValueError(f"unknown option {key!r} for {name}{fixed}; valid options: "
                              f"{', '.join(allowed)}")
-        _check_count(key, value)
+        if key in ("num_classes", "in_channels", "widen_factor") or (
+                key == "input_size" and value is not None):
+            check_positive_whole(key, value)
     model = spec.builder(**spec.fixed, **options)
     model.reslab_name = spec.name
     return model
 
 
-def _check_count(key: str, value: Any) -> None:
-    """Whole-number options must be positive whole numbers."""
-    if key in ("num_classes", "in_channels", "widen_factor") or (
-            key == "input_size" and value is not None):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{key} must be a positive whole number (got {value!r})")
-
-
 def _natural_key(name: str) -> tuple:
     return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
+
 
 def model_summary(name: str, **options) -> dict:
     """Parameters and multiply-adds of the model ``name`` on one image of its native size."""
