@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from reslab.training.recipes import CIFAR_TEST_IMAGES, CIFAR_TRAIN_IMAGES, HE2016
 from reslab.validate import check_choice
 
 ENV_VAR = "RESLAB_BUDGET"
@@ -46,7 +47,7 @@ class Budget:
     test_subset: int | None
     iterations: int
     eval_every: int | None
-    batch_size: int = 128
+    batch_size: int = HE2016.batch_size
     linear_warmup: int = 0   # iterations of linear lr warm-up (the paper has none)
 
     def deviations(self) -> list[str]:
@@ -56,20 +57,22 @@ class Budget:
 
 def deviations(recipe) -> list[str]:
     """How ``recipe`` (a :class:`Budget` or a ``TrainConfig``) differs from He et al.'s
-    CIFAR-10 recipe in data, length, batch and warm-up, one phrase each."""
-    out = []
+    CIFAR-10 recipe (:data:`reslab.training.recipes.HE2016`) in data, length, batch and
+    warm-up, one phrase each."""
+    paper, out = HE2016, []
     if recipe.train_subset is not None:
-        out.append(f"{recipe.train_subset:,} of the 50,000 training images")
+        out.append(f"{recipe.train_subset:,} of the {CIFAR_TRAIN_IMAGES:,} training images")
     if recipe.test_subset is not None:
-        out.append(f"evaluated on {recipe.test_subset:,} of the 10,000 test images")
-    if recipe.iterations != 64_000:
-        out.append(f"{recipe.iterations:,} iterations instead of 64,000 (lr drops at the same "
-                   "fractions of the run)")
-    if recipe.batch_size != 128:
-        out.append(f"batch {recipe.batch_size} instead of 128")
+        out.append(f"evaluated on {recipe.test_subset:,} of the {CIFAR_TEST_IMAGES:,} test "
+                   "images")
+    if recipe.iterations != paper.iterations:
+        out.append(f"{recipe.iterations:,} iterations instead of {paper.iterations:,} (lr drops "
+                   "at the same fractions of the run)")
+    if recipe.batch_size != paper.batch_size:
+        out.append(f"batch {recipe.batch_size} instead of {paper.batch_size}")
     if recipe.linear_warmup:
         out.append(f"lr warmed up linearly from 0 over the first {recipe.linear_warmup} "
-                   "iterations (the paper: no warm-up below 110 layers)")
+                   f"iterations (the paper: no warm-up below {paper.warmup_depth} layers)")
     return out
 
 
@@ -79,7 +82,7 @@ BUDGETS = {
                     eval_every=40, linear_warmup=40),
     "medium": Budget("medium", train_subset=None, test_subset=2_000, iterations=2_000,
                      eval_every=200, linear_warmup=200),
-    "full": Budget("full", train_subset=None, test_subset=None, iterations=64_000,
+    "full": Budget("full", train_subset=None, test_subset=None, iterations=HE2016.iterations,
                    eval_every=None),
 }
 

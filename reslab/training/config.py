@@ -13,7 +13,9 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from reslab.training.budget import Budget, get_budget
+from reslab.training.recipes import HE2016
 from reslab.validate import check_config
+
 
 @dataclass
 class TrainConfig:
@@ -25,16 +27,16 @@ class TrainConfig:
     train_subset: int | None = None
     test_subset: int | None = None
     validation: bool = False       # evaluate on 5k held out of the training set (45k/5k)
-    iterations: int = 64_000
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    milestones: tuple[float, ...] = (0.5, 0.75)  # lr drops, as fractions of the iterations
-    lr_decay: float = 0.1
+    iterations: int = HE2016.iterations
+    batch_size: int = HE2016.batch_size
+    lr: float = HE2016.lr
+    momentum: float = HE2016.momentum
+    weight_decay: float = HE2016.weight_decay
+    milestones: tuple[float, ...] = HE2016.milestone_fractions()  # lr drops, fractions of the run
+    lr_decay: float = HE2016.lr_decay
     warmup: str = "auto"           # 110-layer rule: "auto" (depth >= 110), "on", "off"
-    warmup_lr: float = 0.01
-    warmup_until_error: float = 0.80
+    warmup_lr: float = HE2016.warmup_lr
+    warmup_until_error: float = HE2016.warmup_until_error
     warmup_window: int = 50        # iterations whose mean training error the rule reads
     linear_warmup: int = 0         # short recipe: lr rises 0 -> lr over these first iterations
     budget: str = "custom"         # the budget the sizes came from (smoke, quick, medium, full)

@@ -31,6 +31,7 @@ from reslab.training.device import device_name
 from reslab.training.finite import FiniteWatch, first_nonfinite_state
 from reslab.training.history import History
 from reslab.training.precision import autocast, autocast_dtype, grad_scaler
+from reslab.training.recipes import HE2016
 
 
 class TrainingDiverged(RuntimeError):
@@ -80,8 +81,7 @@ class Run:
         self.scaler = grad_scaler(device, self.amp_dtype)  # fp16 only
         self.whole_step = None  # a fastpath.WholeStep, set by reslab.training.fastpath.attach
         self.step = 0
-        self.warming = config.warmup == "on" or (
-            config.warmup == "auto" and getattr(self.model, "depth", 0) >= 110)
+        self.warming = starts_warming(config, self.model)
         self.history = new_history(label, config, data, device, self.amp_dtype,
                                    world_size=process.world_size,
                                    folder=str(folder) if folder else None)
@@ -328,6 +328,13 @@ def period_record(step: int, steps_per_epoch: int, lr: float, train_loss: float,
             "train_loss": train_loss, "train_error": train_error,
             "eval_loss": eval_loss, "eval_error": eval_error, "seconds": seconds,
             "images_per_s": seen / seconds if seconds > 0 else float("nan")}
+
+
+def starts_warming(config: TrainConfig, model: torch.nn.Module) -> bool:
+    """Whether a run starts with He et al.'s warm-up: ``warmup="on"``, or ``"auto"`` for nets
+    of 110 layers or more (Sec. 4.2)."""
+    return config.warmup == "on" or (
+        config.warmup == "auto" and getattr(model, "depth", 0) >= HE2016.warmup_depth)
 
 
 def window_images(config: TrainConfig) -> int:

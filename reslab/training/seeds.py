@@ -47,7 +47,8 @@ from reslab.training.history import History
 from reslab.training.loop import make_loader, prepare_data, progress_bar, run_folder
 from reslab.training.precision import autocast, autocast_dtype
 from reslab.training.run import (check_finite, new_history, period_record, rng_state,
-                                 set_rng_state, still_warming, window_images)
+                                 set_rng_state, starts_warming, still_warming,
+                                 window_images)
 from reslab.training.runlock import hold_run_folders
 
 
@@ -72,9 +73,7 @@ class SeedBatch:
         dtype = autocast_dtype(device, self.base.amp)
         self.amp_dtype = None if dtype is torch.float16 else dtype  # no gradient scaler here
         self.step = 0
-        depth = getattr(models[0], "depth", 0)
-        self.warming = [c.warmup == "on" or (c.warmup == "auto" and depth >= 110)
-                        for c in configs]
+        self.warming = [starts_warming(c, models[0]) for c in configs]
         self.histories = [new_history(f"{c.model}-seed{c.seed}", c, data, device,
                                       self.amp_dtype, world_size=1,
                                       trained_together=len(configs), folder=None)
