@@ -20,10 +20,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import arguments, benchmark_data, timed, write_result  # noqa: E402
 from benchmarks.trainer_throughput import kit_images_per_s  # noqa: E402
-from reslab.models.analysis import count_macs  # noqa: E402
 from reslab.models import build_model  # noqa: E402
-from reslab.training.precision import autocast_dtype  # noqa: E402
+from reslab.models.analysis import count_macs  # noqa: E402
 from reslab.training.device import pick_device  # noqa: E402
+from reslab.training.precision import autocast_dtype  # noqa: E402
 
 # Vendor dense (no sparsity) tensor-core peaks in FLOP/s for the format the trainer uses on the
 # card (bf16 from compute capability 8.0, fp16 before), matched against

@@ -18,10 +18,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import arguments, gpu_target, write_result  # noqa: E402
 from reslab.models import build_model  # noqa: E402
-from reslab.training.activation_checkpointing import (saved_activation_bytes,  # noqa: E402
-                                         set_activation_checkpointing)
-from reslab.training.precision import autocast, autocast_dtype  # noqa: E402
+from reslab.training.activation_checkpointing import saved_activation_bytes  # noqa: E402
+from reslab.training.activation_checkpointing import set_activation_checkpointing  # noqa: E402
 from reslab.training.device import pick_device  # noqa: E402
+from reslab.training.precision import autocast, autocast_dtype  # noqa: E402
 
 TARGET_BYTES = 8e9  # the GPU target: ResNet-1202 at batch 128 trains in under 8 GB
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -24,13 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (arguments, benchmark_data, gpu_target, timed,  # noqa: E402
                                write_result)
 from reslab.models import build_model  # noqa: E402
+from reslab.training import fastpath  # noqa: E402
+from reslab.training import distributed
 from reslab.training.config import config_from
 from reslab.training.device import pick_device  # noqa: E402
 from reslab.training.loop import make_loader, train_all  # noqa: E402
 from reslab.training.run import Run
-from reslab.training import fastpath  # noqa: E402
-from reslab.training import distributed
-
 
 TARGET_RATIO = 10  # the kit's GPU target: 10x the DataLoader loop's images/s
 

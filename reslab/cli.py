@@ -73,9 +73,9 @@ def _model_option(text: str) -> tuple[str, object]:
 
 
 def _models(args: argparse.Namespace) -> int:
+    from reslab.models import list_models, model_spec
     from reslab.models.analysis import format_table
     from reslab.models.registry import model_summary
-    from reslab.models import list_models, model_spec
 
     families = list(dict.fromkeys(model_spec(name).family for name in list_models()))
     if args.family is not None and args.family not in families:
@@ -108,8 +108,8 @@ def _train(args: argparse.Namespace) -> int:
 
 def _train_config(args: argparse.Namespace) -> TrainConfig:
     """The run's config from the arguments, checked (with --out) before any data is read."""
-    from reslab.training.budget import ENV_VAR
     from reslab.models import build_model
+    from reslab.training.budget import ENV_VAR
     from reslab.training.config import config_from
     from reslab.training.loop import default_folder
     from reslab.validate import check_device, check_output_folder
@@ -278,8 +278,8 @@ def _add_selftest(sub) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a bad input is exit code 2 and one line on stderr, never a traceback."""
-    from reslab.training.checkpoint import WriteFailed
     from reslab.data import DatasetUnavailable
+    from reslab.training.checkpoint import WriteFailed
     from reslab.training.run import TrainingDiverged
 
     args = build_parser().parse_args(argv)

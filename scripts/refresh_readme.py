@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from reslab import paper  # noqa: E402
-from reslab.course import timing as course_timing
 from reslab.course import findings_table
-from reslab.training.history import History  # noqa: E402
+from reslab.course import timing as course_timing
 from reslab.paths import results_dir  # noqa: E402
+from reslab.training.history import History  # noqa: E402
 
 NETS = {"plain20": "plain-20", "plain56": "plain-56", "resnet20": "ResNet-20",
         "resnet56": "ResNet-56", "resnet110": "ResNet-110"}

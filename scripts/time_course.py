@@ -32,9 +32,8 @@ import nbformat  # noqa: E402
 import torch  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
-from reslab.training.budget import BUDGETS  # noqa: E402
 from reslab.course.timing import markdown  # noqa: E402
-
+from reslab.training.budget import BUDGETS  # noqa: E402
 
 
 def _cpu_model() -> str:

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from reslab.course.assignments import (course_notebooks, solution_bodies, strip_solutions,
-                                write_assignments)
+                                       write_assignments)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -25,12 +25,12 @@ import pytest
 import torch
 
 from reslab import training as T
-from reslab.course.assignments import strip_solutions, write_assignments
-from reslab.training.budget import get_budget
-from reslab.training.checkpoint import PREVIOUS, LATEST, load_checkpoint
 from reslab.cli import main
+from reslab.course.assignments import strip_solutions, write_assignments
 from reslab.data import load_dataset
 from reslab.models import build_model
+from reslab.training.budget import get_budget
+from reslab.training.checkpoint import LATEST, PREVIOUS, load_checkpoint
 from reslab.training.runlock import run_folder_lock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -204,6 +204,7 @@ def weights_file(content: bytes | Callable[[], bytes]) -> Callable[[Ctx], None]:
 def other_weights() -> bytes:
     """A real torch checkpoint in the publisher's format, but not the publisher's weights."""
     import io
+
     from reslab.models.pretrained import export_state_dict
     buffer = io.BytesIO()
     torch.save({"state_dict": export_state_dict(build_model("resnet20"))}, buffer)

@@ -17,12 +17,12 @@ import torch
 from torch import nn
 
 from reslab import training as T
-from reslab.training import run as run_module
-from reslab.training import compilation, determinism, distributed, fastpath, precision
-from reslab.training.checkpoint import load_checkpoint
-from reslab.data import ImageDataset, SHAPES10_CLASSES, make_shapes10
+from reslab.data import SHAPES10_CLASSES, ImageDataset, make_shapes10
 from reslab.models import build_model
+from reslab.training import compilation, determinism, distributed, fastpath, precision
+from reslab.training import run as run_module
 from reslab.training.activation_checkpointing import set_activation_checkpointing
+from reslab.training.checkpoint import load_checkpoint
 
 TINY_NET = {"model": "resnet", "model_options": {"depth": 8, "widths": (4, 8, 8)}}
 SMALL = dict(batch_size=32, device="cpu", train_subset=None, test_subset=None)
@@ -143,6 +143,7 @@ def test_nine_distinct_nets_are_all_compiled_in_one_process():
     let the ninth run eagerly without a word."""
     import torch._dynamo
     import torch._dynamo.config as dynamo_config
+
     # the default, whatever ran before (set and restored by hand: monkeypatch's undo breaks
     # Dynamo's config module, which serves these names through __getattr__)
     before_limit = dynamo_config.recompile_limit

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from reslab.course import experiments, findings
 from reslab.cli import main
+from reslab.course import experiments, findings
 from reslab.training.history import History
 
 

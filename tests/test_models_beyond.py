@@ -9,7 +9,7 @@ import reslab
 from reslab import paper
 from reslab.models import BasicBlock, PreActBlock, ZeroPadShortcut, linear_survival
 from reslab.models.rir import (GeneralizedResidualConv, RiRNet, ablated_stream, four_conv_form,
-                              stream_layers)
+                               stream_layers)
 from reslab.models.ror import RoR
 
 

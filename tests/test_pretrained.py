@@ -18,9 +18,9 @@ import torch
 import reslab
 import reslab.models.pretrained
 from reslab.data.datasets import load_raw
+from reslab.models.pretrained import (AKAMASTER, export_state_dict, pretrained_inputs,
+                                      read_weights, search_places, to_kit_names)
 from reslab.models.shortcuts import ZeroPadShortcut
-from reslab.models.pretrained import (AKAMASTER, export_state_dict, pretrained_inputs, read_weights,
-                               search_places, to_kit_names)
 
 REFERENCE = json.loads((Path(__file__).parent / "data" /
                         "akamaster_reference_logits.json").read_text())
@@ -147,6 +147,7 @@ def test_committed_findings_are_computed_from_the_committed_measurement():
 def test_download_goes_through_torch_hub_with_its_hash_check(tmp_path, monkeypatch):
     """The download path, with the publisher's URL replaced by a file:// URL of the copy."""
     import dataclasses
+
     import reslab.models.pretrained as P
     folder = next(p for p in search_places(AKAMASTER) if (p / "resnet20-12fca82f.th").is_file())
     monkeypatch.delenv("RESLAB_OFFLINE")

@@ -6,8 +6,8 @@ import torch
 
 import reslab
 from reslab import training as T
+from reslab.data import SHAPES10_CLASSES, ImageDataset, make_shapes10
 from reslab.training import seeds as S
-from reslab.data import ImageDataset, SHAPES10_CLASSES, make_shapes10
 from reslab.training.history import History
 
 # fp32 and one memory layout: the comparisons with solo runs are then tight; weight decay

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 from reslab import training as T
-from reslab.tools import selftest
 from reslab.cli import main
+from reslab.tools import selftest
 
 
 def test_selftest_passes_on_the_cpu_and_names_the_checks_that_need_cuda(tmp_path, capsys):

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from reslab import training as T
-from reslab.training.checkpoint import CheckpointError, load_checkpoint, load_latest
 from reslab.data import load_dataset
+from reslab.training.checkpoint import CheckpointError, load_checkpoint, load_latest
 from reslab.training.history import History
 
 TINY = dict(budget="smoke", progress=False, device="cpu")

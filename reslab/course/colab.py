@@ -49,8 +49,8 @@ def cpu_minutes(budget: str, notebook: str) -> float:
     Scaled by iterations from the committed quick-budget course timing (the kit's 2-core CPU,
     like a Colab CPU runtime), or from :data:`QUICK_CPU_MINUTES` when it is not committed.
     """
-    from reslab.training.budget import get_budget
     from reslab.course.timing import course_minutes
+    from reslab.training.budget import get_budget
 
     minutes = course_minutes("quick", "cpu", "default_experiment_seconds").get(
         notebook, QUICK_CPU_MINUTES)

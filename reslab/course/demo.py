@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reslab.training.budget import Budget
 from reslab.course.experiments import Result
 from reslab.course.findings import findings, notes
-from reslab.training.history import History
 from reslab.course.plots import degradation_figure
+from reslab.training.budget import Budget
+from reslab.training.history import History
 from reslab.training.loop import sweep
 
 DEMO_MODELS = ("plain20", "plain56", "resnet20", "resnet56")

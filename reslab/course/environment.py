@@ -6,9 +6,9 @@ import platform
 
 import torch
 
-from reslab.training.budget import ENV_VAR, get_budget
 from reslab.data import available_datasets
 from reslab.paths import data_dir, runs_dir
+from reslab.training.budget import ENV_VAR, get_budget
 
 
 def report() -> dict[str, object]:

@@ -32,8 +32,9 @@ from typing import Any
 
 from reslab.course.lessons.bottlenecks import BOTTLENECK
 from reslab.course.lessons.bottlenecks import experiment as bottlenecks
-from reslab.course.lessons.degradation import CURES, DEGRADATION, instability
+from reslab.course.lessons.degradation import CURES, DEGRADATION
 from reslab.course.lessons.degradation import experiment as degradation
+from reslab.course.lessons.degradation import instability
 from reslab.course.lessons.experiment import Result, eval_images
 from reslab.course.lessons.responses import experiment as responses
 from reslab.course.lessons.resresnet import RESRES

@@ -4,7 +4,7 @@ Each :class:`Finding` is one comparison a paper makes (e.g. "plain-56 has higher
 than plain-20", He et al. 2016, Fig. 6), the value the reader's own run gives, and whether that
 value points the paper's way. Notebooks print them under "What to notice";
 ``python -m reslab findings`` runs every default experiment for several seeds and writes the
-table that the notebooks' prose is checked against (:mod:`reslab.tools.findings_table`).
+table that the notebooks' prose is checked against (:mod:`reslab.tools.run_findings`).
 
 Each notebook's findings are written beside its experiment in its lesson module under
 :mod:`reslab.course.lessons`; this module indexes them by notebook, under the names they have

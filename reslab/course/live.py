@@ -23,9 +23,9 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from reslab.training.history import History
 from reslab.course.plots import error_curves
 from reslab.course.style import style
+from reslab.training.history import History
 
 
 def in_notebook() -> bool:

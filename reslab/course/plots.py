@@ -13,6 +13,7 @@ from reslab.course import diagrams
 from reslab.course.style import PALETTE, style
 from reslab.training.history import History
 
+
 def _pyplot():
     import matplotlib.pyplot as plt
     style()

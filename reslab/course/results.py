@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 
-from reslab.training.history import History
 from reslab.paths import results_dir
+from reslab.training.history import History
 
 
 def reference_sets() -> list[str]:

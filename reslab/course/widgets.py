@@ -185,8 +185,8 @@ def curve_browser(histories: Mapping[str, History],
 
 def model_explorer() -> W.Widget:
     """Pick family, block, depth and shortcut; see layers, parameters and MACs update live."""
-    from reslab.models.analysis import count_macs, count_params
     from reslab.models import build_model
+    from reslab.models.analysis import count_macs, count_params
 
     family = W.ToggleButtons(options=["resnet", "plain"], description="family")
     block = W.ToggleButtons(options=["basic", "bottleneck"], description="block")
@@ -228,8 +228,8 @@ def response_browser(responses: Mapping[str, Sequence[dict]], title_note: str = 
 
 def shortcut_explorer() -> W.Widget:
     """Pick a depth and a shortcut option; see every block's shortcut and what it costs."""
-    from reslab.models.analysis import count_params
     from reslab.models import build_model
+    from reslab.models.analysis import count_params
 
     depth = W.SelectionSlider(options=valid_depths("basic", 110), value=20, description="depth")
     option = W.ToggleButtons(options=["A", "B", "C"], description="shortcut")
@@ -270,8 +270,8 @@ def rir_explorer() -> W.Widget:
 def survival_explorer() -> W.Widget:
     """Move p_L and the depth: stochastic depth's survival probabilities, and the expected
     number of blocks a mini-batch passes through."""
-    from reslab.models import linear_survival
     from reslab.course.plots import survival_curves
+    from reslab.models import linear_survival
 
     p_last = W.FloatSlider(value=0.5, min=0.1, max=1.0, step=0.05, description="p_L")
     blocks = W.IntSlider(value=54, min=3, max=200, description="blocks")
@@ -309,9 +309,9 @@ def phase_planner(total_iterations: int) -> W.Widget:
 def stage_shortcut_explorer(depths: Sequence[int] = (20, 32, 56, 110)) -> W.Widget:
     """ResResNet's stage shortcut (Gelda et al. 2016, Sec. III.A): pick option A, B or C and a
     depth; see the network drawn with its stage shortcuts, and the parameters they add."""
-    from reslab.models.analysis import count_params
     from reslab.course.diagrams import draw_architecture
     from reslab.models import build_model
+    from reslab.models.analysis import count_params
 
     option = W.ToggleButtons(options=["A", "B", "C"], description="stage_shortcut")
     depth = W.Dropdown(options=list(depths), value=depths[0], description="depth")
@@ -349,8 +349,8 @@ class RoRControls:
 
     def _draw(self, levels: int, p_last: float) -> None:
         from reslab.course.diagrams import draw_architecture
-        from reslab.models import build_model
         from reslab.course.plots import survival_figure
+        from reslab.models import build_model
 
         model = build_model("ror", **self.options)
         _show(draw_architecture(model))

@@ -25,10 +25,9 @@ from collections.abc import Sequence
 from torch import nn
 
 from reslab.models.blocks import BasicBlock, Bottleneck, conv3x3
-from reslab.models.network import (StagedNet, blocks_per_stage, classifier, make_stages,
-                                   msra_init)
-from reslab.validate import check_choice
+from reslab.models.network import StagedNet, blocks_per_stage, classifier, make_stages, msra_init
 from reslab.models.shortcuts import ZERO_PLACEMENTS
+from reslab.validate import check_choice
 
 BLOCKS = {"basic": BasicBlock, "bottleneck": Bottleneck}
 

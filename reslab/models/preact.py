@@ -9,10 +9,8 @@ Both: a bare 3x3 conv 16 stem, projections as bare 1x1 convs, BN-ReLU before the
 """
 from __future__ import annotations
 
-
 from reslab.models.blocks import PreActBlock, PreActBottleneck, conv3x3
-from reslab.models.network import (StagedNet, blocks_per_stage, classifier, make_stages,
-                                   msra_init)
+from reslab.models.network import StagedNet, blocks_per_stage, classifier, make_stages, msra_init
 from reslab.validate import check_choice
 
 BLOCKS = {"basic": PreActBlock, "bottleneck": PreActBottleneck}

@@ -39,8 +39,8 @@ from torch import nn
 from reslab.models.blocks import ResidualBlock, StochasticDepth, conv3x3
 from reslab.models.cifar import post_activation_stem
 from reslab.models.network import StagedNet, classifier, make_stages, msra_init
-from reslab.validate import check_choice
 from reslab.models.shortcuts import ProjectionShortcut
+from reslab.validate import check_choice
 
 
 class GeneralizedResidualConv(nn.Conv2d):

@@ -34,8 +34,8 @@ from reslab.models.blocks import BasicBlock, PreActBlock, conv3x3
 from reslab.models.cifar import post_activation_stem
 from reslab.models.multilevel import MultilevelNet
 from reslab.models.network import blocks_per_stage, classifier, make_stages, msra_init
-from reslab.validate import check_choice
 from reslab.models.shortcuts import ProjectionShortcut
+from reslab.validate import check_choice
 
 BASES = ("resnet", "preact")
 DEPTH_COUNTING = {"ror": (2, 8), "wrn": (2, 4)}  # layers per block, extra layers

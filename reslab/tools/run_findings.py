@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 
 from reslab.course import experiments
-from reslab.training.budget import get_budget
 from reslab.course.findings import Finding, findings
 from reslab.course.findings_table import markdown, with_full_schedule
-from reslab.training.history import History
 from reslab.paths import results_dir, runs_dir
+from reslab.training.budget import get_budget
+from reslab.training.history import History
 
 
 def _device() -> str:

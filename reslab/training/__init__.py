@@ -7,8 +7,7 @@ See ARCHITECTURE.md for what each module holds and may import.
 from reslab.training.config import TrainConfig, config_changes, config_from, lr_at
 from reslab.training.device import device_name, pick_device
 from reslab.training.loop import (fit, join_streams, load_trained, make_loader, prepare_data,
-                                  progress_bar, run_folder, side_streams, sweep, train,
-                                  train_all)
+                                  progress_bar, run_folder, side_streams, sweep, train, train_all)
 from reslab.training.run import Run, TrainingDiverged
 from reslab.training.seeds import SeedBatch, train_seeds
 

@@ -47,8 +47,7 @@ from reslab.training.history import History
 from reslab.training.loop import make_loader, prepare_data, progress_bar, run_folder
 from reslab.training.precision import autocast, autocast_dtype
 from reslab.training.run import (check_finite, new_history, period_record, rng_state,
-                                 set_rng_state, starts_warming, still_warming,
-                                 window_images)
+                                 set_rng_state, starts_warming, still_warming, window_images)
 from reslab.training.runlock import hold_run_folders
 
 

@@ -30,14 +30,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from reslab.training.budget import Budget
-from reslab.training.history import History
 from reslab.models import build_model
 from reslab.models.network import StagedNet, classifier
-from reslab.validate import check_choice
 from reslab.models.shortcuts import ZeroPadShortcut
+from reslab.training.budget import Budget
 from reslab.training.config import config_from
+from reslab.training.history import History
 from reslab.training.loop import default_folder, fit, prepare_data
+from reslab.validate import check_choice
 
 ORDERS = {"top-down": ((0,), (0, 1), (0, 1, 2)), "bottom-up": ((2,), (1, 2), (0, 1, 2))}
 PARTIAL_SHARE, PARTIAL_MILESTONES = 0.25, (0.8,)

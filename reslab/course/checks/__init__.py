@@ -16,8 +16,8 @@ parameter counts, the plugged-in model's outputs) and never prints the reference
 from reslab.course.checks.gelda2016 import partial_net, phase_plan, resres_stage, stage_shortcut
 from reslab.course.checks.he2016 import (basic_block, bottleneck_block, bottleneck_param_formula,
                                          fashion_mnist_model, identity_at_init,
-                                         projection_shortcut, response_std,
-                                         shortcut_param_counts, zero_pad_shortcut)
+                                         projection_shortcut, response_std, shortcut_param_counts,
+                                         zero_pad_shortcut)
 from reslab.course.checks.result import CheckResult
 from reslab.course.checks.rir import generalized_conv, resnet_init_identity
 from reslab.course.checks.ror import level_shortcut, linear_survival

@@ -82,8 +82,8 @@ def stage_shortcut(factory: Callable[[int, int, int], nn.Module]) -> CheckResult
 
 def partial_net(fn: Callable[[nn.Module], nn.Module]) -> CheckResult:
     """Exercise (08): ``fn(full)`` is bottom-up's first partial net: stem, adapter, stage 3."""
-    from reslab.models.analysis import count_params
     from reslab.models import build_model
+    from reslab.models.analysis import count_params
 
     result = CheckResult("partial net for stage 3 alone")
     if not_done(result, fn):

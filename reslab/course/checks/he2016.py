@@ -22,7 +22,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from reslab.course.checks.result import CheckResult, FAILED, missing, not_done, runs
+from reslab.course.checks.result import FAILED, CheckResult, missing, not_done, runs
 
 
 def _layers_in_order(block: nn.Module, x: torch.Tensor) -> list[nn.Module]:
@@ -102,8 +102,8 @@ def _compare_block(result: CheckResult, mine: nn.Module, reference: nn.Module,
 
 def fashion_mnist_model(model: nn.Module) -> CheckResult:
     """Exercise (00): a 32-layer ResNet for 1-channel 32x32 images and 10 classes."""
-    from reslab.models.analysis import count_params
     from reslab.models import build_model
+    from reslab.models.analysis import count_params
 
     result = CheckResult("a ResNet-32 for Fashion-MNIST")
     if not_done(result, model):
@@ -237,8 +237,8 @@ def shortcut_param_counts(answers: dict[str, int], depth: int = 20) -> CheckResu
 
     Says which answers are wrong and whether they are too high or too low, never the counts.
     """
-    from reslab.models.analysis import count_params
     from reslab.models import build_model
+    from reslab.models.analysis import count_params
 
     result = CheckResult(f"extra parameters of shortcut options, ResNet-{depth}")
     if not_done(result, answers):
@@ -290,8 +290,8 @@ def bottleneck_block(cls: Callable[..., nn.Module]) -> CheckResult:
 def bottleneck_param_formula(fn: Callable[[int, int], int]) -> CheckResult:
     """Exercise (03): ``fn(in_channels, width)`` computes the parameters of a bottleneck block
     with an identity (or option A) shortcut, by formula; compared on hidden sizes."""
-    from reslab.models.analysis import count_params
     from reslab.models import Bottleneck
+    from reslab.models.analysis import count_params
 
     result = CheckResult("bottleneck parameter formula")
     if not_done(result, fn):
@@ -313,8 +313,8 @@ def bottleneck_param_formula(fn: Callable[[int, int], int]) -> CheckResult:
 
 def response_std(fn: Callable[[nn.Module, nn.Module, torch.Tensor], float]) -> CheckResult:
     """Exercise (04): ``fn(model, layer, images)`` returns the std of ``layer``'s output."""
-    from reslab.models.analysis import layer_responses, response_layers
     from reslab.models import build_model
+    from reslab.models.analysis import layer_responses, response_layers
 
     result = CheckResult("layer response std")
     if not_done(result, fn):

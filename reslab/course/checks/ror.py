@@ -20,8 +20,8 @@ from reslab.course.checks.result import (CheckResult, missing, module_from, not_
 def level_shortcut(factory: Callable[[int, int, int], nn.Module]) -> CheckResult:
     """Exercise (07): ``factory(in, out, stride)`` is RoR's middle/root-level shortcut (Zhang et
     al. 2017, Fig. 2: a 1x1 conv projection, with BN in the post-activation RoR)."""
-    from reslab.models.analysis import count_params
     from reslab.models import build_model
+    from reslab.models.analysis import count_params
     from reslab.models.shortcuts import ProjectionShortcut as Reference
 
     result = CheckResult("RoR level shortcut")

@@ -73,8 +73,8 @@ def instability(budget, seed=0, dataset="auto", iterations: int | None = None,
     """
     import torch
 
-    from reslab.training.budget import get_budget
     from reslab.models import build_model
+    from reslab.training.budget import get_budget
     from reslab.training.config import config_from
     from reslab.training.loop import default_folder, fit, prepare_data
 

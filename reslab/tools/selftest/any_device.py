@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from reslab.tools.selftest.harness import (OperatorCount, build_runs, largest_difference,
-                                           trained_weights, train_steps, verdict, weights)
+                                           train_steps, trained_weights, verdict, weights)
 from reslab.tools.selftest.records import Context, Result, device_name
 from reslab.training.loop import fit
 from reslab.training.precision import autocast_dtype

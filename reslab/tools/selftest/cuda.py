@@ -12,7 +12,7 @@ import torch
 
 from reslab.paths import REPO_DIR
 from reslab.tools.selftest.harness import (build_runs, largest_difference, synchronize,
-                                           trained_weights, train_steps, verdict, weights)
+                                           train_steps, trained_weights, verdict, weights)
 from reslab.tools.selftest.records import Context, Result
 from reslab.training import fastpath
 from reslab.training.determinism import cudnn_autotune, deterministic

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from reslab.data import ImageDataset, SHAPES10_CLASSES, make_shapes10
+from reslab.data import SHAPES10_CLASSES, ImageDataset, make_shapes10
 from reslab.paths import REPO_DIR
 from reslab.training.config import TrainConfig, config_from
 

@@ -19,13 +19,11 @@ from reslab.tools.selftest.cuda import (check_bf16, check_capture_failure, check
                                         check_deterministic_after_gpu_work, check_graph,
                                         check_graph_self_check, check_graph_sweep)
 from reslab.tools.selftest.cuda_measures import (check_kernels, check_memory, check_seeds_speed,
-                                                 check_speed_compiled,
-                                                 check_speed_eager_graphed)
+                                                 check_speed_compiled, check_speed_eager_graphed)
 from reslab.tools.selftest.records import (Check, Context, Result, default_out, device_name,
                                            shapes10, write_report)
 from reslab.training.determinism import fix_cublas_workspace
 from reslab.training.device import pick_device
-
 
 CHECKS = (  # correctness first, then measurements, compiles last (they cost the most)
     Check("environment", check_environment, gpu_seconds=2),
