@@ -170,9 +170,9 @@ def test_imagenet_bottleneck_from_the_model():
 
 
 def test_preactivation_projection_reads_the_preactivated_input():
-    assert D._block_view(PreActBlock(16, 32, 2, shortcut="B")).split == 2  # after BN, ReLU
-    assert D._block_view(PreActBlock(16, 16, 1, shortcut="B")).split == 0  # identity: x
-    assert D._block_view(BasicBlock(16, 32, 2, shortcut="B")).split == 0
+    assert D.block_view(PreActBlock(16, 32, 2, shortcut="B")).split == 2  # after BN, ReLU
+    assert D.block_view(PreActBlock(16, 16, 1, shortcut="B")).split == 0  # identity: x
+    assert D.block_view(BasicBlock(16, 32, 2, shortcut="B")).split == 0
 
 
 def test_ror_draws_root_middle_and_final_levels():

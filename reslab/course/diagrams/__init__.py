@@ -42,9 +42,6 @@ from reslab.course.diagrams.options import OPTION_NOTES, draw_shortcut_options
 from reslab.course.diagrams.rir import STREAM_W, STREAM_X, draw_rir_architectures, draw_rir_block
 from reslab.course.diagrams.views import block_view, shape_text, shortcut_option, tensor_shapes
 
-# The name tests/test_diagrams.py has read since diagrams was one module.
-_block_view = block_view
-
 __all__ = [
     "draw_plain_vs_residual", "draw_basic_vs_bottleneck", "draw_shortcut_options",
     "draw_stages", "draw_architecture", "draw_rir_block", "draw_rir_architectures",
