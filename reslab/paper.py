@@ -5,8 +5,6 @@ Errors and accuracies are percentages. ``source`` strings say which table or fig
 """
 from __future__ import annotations
 
-from reslab.training.recipes import HE2016
-
 # He et al. 2016 -- CIFAR-10 nets, option A, 10 classes: exact parameter counts.
 CIFAR_PARAMS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962,
                 1202: 19_421_274}
@@ -57,13 +55,8 @@ TABLE3_ERROR = {"plain-34": (28.54, 10.02), "ResNet-34 A": (25.03, 7.76),
                 "ResNet-152": (21.43, 5.71)}
 TABLE3_SOURCE = "He et al. 2016, Table 3 (ImageNet val error, %, 10-crop)"
 
-# He et al. 2016, Sec. 4.2: the CIFAR-10 training recipe, as written once in
-# reslab.training.recipes.HE2016 (which TrainConfig's defaults also read).
-CIFAR_RECIPE = {"optimizer": "SGD", "momentum": HE2016.momentum,
-                "weight_decay": HE2016.weight_decay, "batch_size": HE2016.batch_size,
-                "lr": HE2016.lr, "milestones": HE2016.milestones,
-                "iterations": HE2016.iterations, "warmup_lr": HE2016.warmup_lr,
-                "warmup_until_train_error": HE2016.warmup_until_error}
+# He et al. 2016, Sec. 4.2's CIFAR-10 training recipe is written once, in
+# reslab.training.recipes.HE2016 (which TrainConfig's defaults read).
 
 # Gelda et al. 2016, Sec. III.B: successive block training of a 32-layer ResNet (accuracy, %).
 SUCCESSIVE_ACCURACY = {"bottom-up": 92.15, "top-down": 89.82, "resnet32 (trained at once)": 92.66}
