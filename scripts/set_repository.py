@@ -22,7 +22,7 @@ from reslab.course import colab  # noqa: E402
 
 
 def _set_constants(repository: str, branch: str) -> None:
-    path = ROOT / "reslab" / "colab.py"
+    path = ROOT / "reslab" / "course" / "colab.py"
     text = path.read_text(encoding="utf-8")
     text = re.sub(r'^REPOSITORY = ".*?"', f'REPOSITORY = "{repository}"', text, flags=re.M)
     text = re.sub(r'^BRANCH = ".*?"', f'BRANCH = "{branch}"', text, flags=re.M)

@@ -68,7 +68,7 @@ def test_set_repository_rewrites_every_badge_and_install_cell(tmp_path):
     done = subprocess.run(run + ["someone/resnets", "--branch", "v1"], capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr
-    assert 'REPOSITORY = "someone/resnets"' in (copy / "reslab" / "colab.py").read_text()
+    assert 'REPOSITORY = "someone/resnets"' in (copy / "reslab" / "course" / "colab.py").read_text()
     for path in (copy / "notebooks").glob("0*.ipynb"):
         text = path.read_text(encoding="utf-8")
         assert "github/someone/resnets/blob/v1/notebooks/" + path.name in text

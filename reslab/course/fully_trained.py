@@ -154,7 +154,8 @@ def compare_placements(name: str = "resnet20", count: int = 200) -> dict:
                 "errors": {"split": stored["errors"][name],
                            "after": stored["run"]["test_error_with_zeros_after"][name]}}
     images, labels, data_name = found
-    nets = {p: build_model(name, pretrained="akamaster", zero_placement=p) for p in ("split", "after")}
+    nets = {p: build_model(name, pretrained="akamaster", zero_placement=p)
+            for p in ("split", "after")}
     states = [m.state_dict() for m in nets.values()]
     with torch.no_grad():
         logits = {p: m(pretrained_inputs(m, images)) for p, m in nets.items()}
