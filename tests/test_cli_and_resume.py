@@ -65,8 +65,8 @@ def replace(src, dst, real=os.replace):
         pause()
 
 C.save_checkpoint, C._write_file, C._promote, os.replace = save, write, promote, replace
-import reslab.training.loop
-reslab.training.loop.save_checkpoint = save
+import reslab.training.run
+reslab.training.run.save_checkpoint = save
 from reslab.cli import main
 sys.exit(main(sys.argv[1:]))
 """
