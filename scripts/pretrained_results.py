@@ -40,7 +40,7 @@ def main() -> None:
     other = fully_trained.errors(fully_trained.load_nets(zero_placement="after"),
                                  data.eval_images, data.eval_labels)
     responses = fully_trained.responses(nets, data.eval_images[:args.response_images])
-    found = fully_trained.findings(errors, responses, data.name)
+    found = fully_trained.findings(errors, responses, data.name, len(data.eval_labels))
     folder = ROOT / "results" / fully_trained.FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     provenance = {n: {k: v for k, v in m.provenance.items() if k not in ("loaded_from",

@@ -5,7 +5,8 @@
     python scripts/refresh_readme.py --check  # exit 1 if README.md is out of date
 
 Each table sits between ``<!-- <name>:begin -->`` and ``<!-- <name>:end -->``:
-``findings`` (``results/findings-quick-cpu/findings.json``), ``timing``
+``findings`` (the findings ledger, :mod:`reslab.course.ledger`, from every committed
+``results/findings-<budget>-<device>/findings.json``), ``timing``
 (``results/course-timing-quick-cpu/timing.json``), ``reproduction`` (He et al.'s Table 6
 beside the final errors of 01's nets in every committed set), ``pretrained`` (the fully
 trained nets of ``results/pretrained-akamaster``) and ``full-schedule`` (the findings they
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from reslab import paper  # noqa: E402
-from reslab.course import findings_table
+from reslab.course import findings_table, ledger
 from reslab.course import timing as course_timing
 from reslab.paths import results_dir  # noqa: E402
 from reslab.training.history import History  # noqa: E402
@@ -90,8 +91,8 @@ def pretrained() -> str:
 
 def tables() -> dict[str, str]:
     """The generated tables, by marker name."""
-    rows = json.loads((results_dir() / "findings-quick-cpu" / "findings.json").read_text())
-    out = {"findings": findings_table.summary(rows), "reproduction": reproduction()}
+    out = {"findings": ledger.markdown() + "\n\n" + ledger.sources(),
+           "reproduction": reproduction()}
     if findings_table.full_schedule_rows():
         out["pretrained"] = pretrained()
         out["full-schedule"] = findings_table.full_schedule_markdown(

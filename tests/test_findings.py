@@ -91,7 +91,7 @@ def test_findings_command_writes_the_table_for_every_seed(tmp_path, monkeypatch)
     assert info["dataset"] == "shapes10" and info["torch"] and info["device"].startswith("CPU")
     assert info["command"].startswith("python -m reslab findings --budget smoke")
     table = (out / "FINDINGS.md").read_text()
-    assert "| 03 | a deeper bottleneck net beats a shallower basic-block net |" in table
+    assert "| 03 | the kit's own question: does a 29-layer bottleneck net beat ResNet-20 on CIFAR? |" in table
     assert "of 2 |" in table
     for seed in (0, 1):
         history = History.load(out / f"seed{seed}" / "03" / "resnet29-bottleneck" /

@@ -11,6 +11,7 @@ or measure on a few images, and say so in one line when the weights are not at h
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -81,24 +82,37 @@ def mean_std(rows: Sequence[dict]) -> float:
     return sum(r["std"] for r in rows) / len(rows)
 
 
-def _steps_down(values: Sequence[float]) -> int:
-    return sum(b < a for a, b in zip(values, values[1:]))
+def _steps_down(values: Sequence[float], noise: Sequence[float] | None = None) -> int:
+    """How many steps from one value to the next go down (by more than ``noise``)."""
+    noise = noise or [0.0] * len(values)
+    return sum(b < a - n for a, b, n in zip(values, values[1:], noise))
 
 
-def error_findings(errors_: Mapping[str, float], dataset: str) -> list[Finding]:
-    """Table 6's ordering by depth, on the fully trained nets' measured test errors."""
+def sampling_noise(error: float, images: int) -> float:
+    """Two standard errors (points) of a test error of ``error`` % measured on ``images``."""
+    p = error / 100
+    return 200 * math.sqrt(p * (1 - p) / images)
+
+
+def error_findings(errors_: Mapping[str, float], dataset: str,
+                   images: int = 10_000) -> list[Finding]:
+    """Table 6's ordering by depth, on the fully trained nets' measured test errors: a step of
+    depth counts only when it lowers the error by more than two standard errors on ``images``."""
     err = [errors_[n] for n in NETS]
+    noise = [sampling_noise((a + b) / 2, images) for a, b in zip(err, err[1:])]
     table6 = ", ".join(f"{TABLE6_ERROR[n]:.2f}" for n in NETS)
     on = f"fully trained, {dataset}"
     return [
         Finding("01", f"ResNet-56 has lower test error than ResNet-20 ({on})",
-                f"He et al. 2016, Table 6 ({TABLE6_ERROR['resnet56']:.2f} vs "
+                f"He et al. 2016, Table 6, CIFAR-10 ({TABLE6_ERROR['resnet56']:.2f} vs "
                 f"{TABLE6_ERROR['resnet20']:.2f})",
                 "test error, ResNet-56 minus ResNet-20, points", err[3] - err[0],
                 err[3] < err[0]),
-        Finding("01", f"test error falls at every step of depth 20-32-44-56 ({on})",
-                f"He et al. 2016, Table 6 ({table6})", "steps of depth that lower the test error, "
-                "share of 3", _steps_down(err) / 3, _steps_down(err) == 3),
+        Finding("01", f"test error falls at every step of depth 20-32-44-56, beyond sampling "
+                f"noise ({on})", f"He et al. 2016, Table 6, CIFAR-10 ({table6})",
+                f"steps of depth that lower the test error by more than 2 standard errors on "
+                f"{images:,} images, share of 3", _steps_down(err, noise) / 3,
+                _steps_down(err, noise) == 3),
     ]
 
 
@@ -108,19 +122,20 @@ def response_findings(responses_: Mapping[str, Sequence[dict]], dataset: str) ->
     on = f"fully trained, {dataset}"
     return [
         Finding("04", f"the deeper ResNet responds less: ResNet-56 vs ResNet-20 ({on})",
-                "He et al. 2016, Fig. 7 and Sec. 4.2", "mean response std, ResNet-56 / ResNet-20",
+                "He et al. 2016, Fig. 7 and Sec. 4.2 (CIFAR-10)", "mean response std, ResNet-56 / ResNet-20",
                 std[3] / std[0], std[3] < std[0]),
         Finding("04", f"responses shrink at every step of depth 20-32-44-56 ({on})",
-                "He et al. 2016, Fig. 7 and Sec. 4.2 (ResNet-20, 56 and 110 shown)",
+                "He et al. 2016, Fig. 7 and Sec. 4.2 (CIFAR-10; ResNet-20, 56 and 110 shown)",
                 "steps of depth that lower the mean response std, share of 3",
                 _steps_down(std) / 3, _steps_down(std) == 3),
     ]
 
 
 def findings(errors_: Mapping[str, float], responses_: Mapping[str, Sequence[dict]],
-             dataset: str) -> list[Finding]:
-    """The full-schedule findings these nets settle, computed from the measurement."""
-    return error_findings(errors_, dataset) + response_findings(responses_, dataset)
+             dataset: str, images: int = 10_000) -> list[Finding]:
+    """The full-schedule findings these nets settle, computed from the measurement on
+    ``images`` test images."""
+    return error_findings(errors_, dataset, images) + response_findings(responses_, dataset)
 
 
 def measure(what: str, count: int) -> tuple[dict, str]:

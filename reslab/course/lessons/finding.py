@@ -29,7 +29,7 @@ class Finding:
 
     def line(self) -> str:
         """One sentence for a notebook's "What to notice"."""
-        verdict = "as in the paper" if self.holds else "NOT as in the paper, at this budget"
+        verdict = "as in the paper" if self.holds else "NOT as in the paper, in this run"
         return f"{self.claim}: {self.metric} = {format_value(self)} -- {verdict}"
 
     def as_dict(self) -> dict:

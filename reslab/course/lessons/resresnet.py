@@ -22,7 +22,7 @@ def experiment(budget, seed=0, dataset="auto", out=None, progress=True,
 
 def findings(result: Result) -> list[Finding]:
     """ResResNet against ResNet at each depth."""
-    h, g = result.histories, "Gelda et al. 2016, Fig. 9 (accuracy"
+    h, g = result.histories, "Gelda et al. 2016, Fig. 9 (CIFAR-10 accuracy"
     return [lower(NOTEBOOK, "ResResNet-20 is no better than ResNet-20",
                   f"{g}: 90.05 vs 91.53)", h, "resnet20", "resresnet20"),
             lower(NOTEBOOK, "ResResNet-56 is no better than ResNet-56",
