@@ -81,32 +81,70 @@ def stage_shortcut(factory: Callable[[int, int, int], nn.Module]) -> CheckResult
 
 
 def partial_net(fn: Callable[[nn.Module], nn.Module]) -> CheckResult:
-    """Exercise (08): ``fn(full)`` is bottom-up's first partial net: stem, adapter, stage 3."""
+    """Exercise (08): ``fn(full)`` is bottom-up's first partial net: stem, adapter, stage 3.
+
+    Checks the adapter by its function (stage 3 must receive option A of the stem's output:
+    subsampled by 2, 16 zero channels after the 16 of the stem) and the classifier by being
+    new (not the full net's module, nor a copy of its weights).
+    """
     from reslab.models import build_model
     from reslab.models.analysis import count_params
+    from reslab.models.shortcuts import ZeroPadShortcut
 
     result = CheckResult("partial net for stage 3 alone")
     if not_done(result, fn):
         return result.report()
-    full = build_model("resnet32")
+    full = build_model("resnet32").eval()
     net = runs(result, fn, full)
     if missing(result, net):
         return result.report()
-    out = runs(result, net.eval(), torch.zeros(2, 3, 32, 32))
-    if missing(result, out):
+    x = torch.rand(2, 3, 32, 32)
+    seen = _stage_input(full.stages[2], lambda: runs(result, net.eval(), x))
+    if missing(result, seen["out"]):
         return result.report()
-    result.expect(tuple(out.shape) == (2, 10), "output shape", (2, 10), tuple(out.shape),
-                  "end with global average pooling and a 64 -> 10 classifier")
-    shares = any(m is full.stages[2] for m in net.modules())
-    result.expect(shares, "stage 3 is the full net's own module (weights carry over)",
-                  "full.stages[2] inside the net", "a copy or another stage",
-                  "use full.stages[2] itself, not a new stage")
-    expected = (count_params(full.stem) + count_params(full.stages[2]) + 64 * 10 + 10)
-    got = count_params(net)
-    result.expect(got == expected, "parameters (stem + stage 3 + new fc, adapter free)",
-                  f"{expected:,}", f"{got:,}", "the adapter (option A: subsample, zero-pad "
-                  "16 -> 32 channels) has no parameters")
+    result.expect(tuple(seen["out"].shape) == (2, 10), "output shape", (2, 10),
+                  tuple(seen["out"].shape), "end with global average pooling and a 64 -> 10 "
+                  "classifier")
+    if not result.expect("input" in seen, "stage 3 is the full net's own module (weights "
+                         "carry over)", "full.stages[2] inside the net", "a copy or another "
+                         "stage", "use full.stages[2] itself, not a new stage"):
+        return result.report()
+    with torch.no_grad():
+        want = ZeroPadShortcut(16, 32, stride=2)(full.stem(x))
+    got = seen["input"]
+    result.expect(tuple(got.shape) == tuple(want.shape) and torch.allclose(got, want),
+                  "the adapter is option A: stage 3 gets the stem's output subsampled, with "
+                  "zero channels added", "option A's values", "other values", "the adapter "
+                  "keeps every second pixel and appends zero channels after the existing ones")
+    expected = count_params(full.stem) + count_params(full.stages[2]) + 64 * 10 + 10
+    got_params = count_params(net)
+    result.expect(got_params == expected, "parameters (stem + stage 3 + new fc, adapter free)",
+                  f"{expected:,}", f"{got_params:,}", "the adapter has no parameters")
+    result.expect(_new_head(net, full), "the classifier is new, not the full net's",
+                  "a freshly built classifier", "the full net's or a copy of it",
+                  "each phase trains a classifier of its own (Sec. III.B)")
     return result.report()
+
+
+def _stage_input(stage: nn.Module, call: Callable) -> dict:
+    """Run ``call()``; return its output and what ``stage`` received, if it was called."""
+    seen: dict = {}
+    hook = stage.register_forward_pre_hook(lambda m, args: seen.setdefault("input", args[0]))
+    try:
+        with torch.no_grad():
+            seen["out"] = call()
+    finally:
+        hook.remove()
+    return seen
+
+
+def _new_head(net: nn.Module, full: nn.Module) -> bool:
+    """No weight of ``net`` outside the full net's stem and stage 3 is, or equals, a weight
+    of the full net's classifier."""
+    kept = {id(p) for m in (full.stem, full.stages[2]) for p in m.parameters()}
+    old = list(full.head.parameters())
+    return not any(id(p) not in kept and any(p is q or (p.shape == q.shape and torch.equal(p, q))
+                                             for q in old) for p in net.parameters())
 
 
 def phase_plan(fn: Callable[[str, int], list]) -> CheckResult:

@@ -100,8 +100,18 @@ def _compare_block(result: CheckResult, mine: nn.Module, reference: nn.Module,
                   hint=f"{what}: {hint}")
 
 
+def _residual_blocks(model: nn.Module) -> list[nn.Module]:
+    """The blocks of ``model`` that add a shortcut (a plain block's ``shortcut`` is None)."""
+    return [m for m in model.modules() if getattr(m, "shortcut", None) is not None]
+
+
 def fashion_mnist_model(model: nn.Module) -> CheckResult:
-    """Exercise (00): a 32-layer ResNet for 1-channel 32x32 images and 10 classes."""
+    """Exercise (00): a 32-layer ResNet for 1-channel 32x32 images and 10 classes.
+
+    A plain-32 has the same parameters (option A adds none), so the check also asks that the
+    blocks are residual: 15 blocks that add their input, and the hidden reference's outputs
+    when it is given the answer's weights.
+    """
     from reslab.models import build_model
     from reslab.models.analysis import count_params
 
@@ -114,40 +124,90 @@ def fashion_mnist_model(model: nn.Module) -> CheckResult:
         return result.report()
     result.expect(tuple(out.shape) == (2, 10), "output shape", (2, 10), tuple(out.shape),
                   "Fashion-MNIST has 10 classes")
-    reference, got = count_params(build_model("resnet32", in_channels=1)), count_params(model)
-    more = "more" if got > reference else "fewer"
-    result.expect(got == reference, "the parameters of a 32-layer ResNet with 1 input channel",
+    reference = build_model("resnet32", in_channels=1).eval()
+    want, got = count_params(reference), count_params(model)
+    more = "more" if got > want else "fewer"
+    result.expect(got == want, "the parameters of a 32-layer ResNet with 1 input channel",
                   hint=f"yours has {more} parameters: depth 32 = 6n+2 with n=5, option A "
                   "shortcuts, 10 classes")
+    blocks, wanted = len(_residual_blocks(model)), len(_residual_blocks(reference))
+    if result.expect(blocks == wanted, "the blocks are residual: each adds its input",
+                     f"{wanted} blocks with a shortcut", blocks, "a plain net has exactly the "
+                     "parameters of its ResNet: the family is what makes a block residual"):
+        result.expect(_same_function(model, reference), "computes a ResNet-32 with its "
+                      "weights", "the reference's outputs", "other outputs",
+                      "every block: y = ReLU(F(x) + x), option A where the shape changes")
     return result.report()
 
 
+def _same_function(model: nn.Module, reference: nn.Module) -> bool:
+    """Does ``reference``, given ``model``'s weights, compute what ``model`` computes?"""
+    try:
+        reference.load_state_dict(model.state_dict())
+    except RuntimeError:
+        return False
+    x = torch.rand(4, 1, 32, 32)
+    with torch.no_grad():
+        return torch.allclose(model.eval()(x), reference.eval()(x), atol=1e-5)
+
+
 def identity_at_init(model: nn.Module) -> CheckResult:
-    """Exercise (01): every residual block of ``model`` starts as an identity mapping.
+    """Exercise (01): every residual block of ``model`` starts as an identity mapping, and can
+    still learn.
 
     The constructed-solution argument: a deeper net whose extra layers are identities is at
-    least as good as the shallower one. Checks each block on a non-negative input (what a
-    block receives after a ReLU): ``block(x) == x`` with the branch zeroed.
+    least as good as the shallower one. Checked on every block, the downsampling ones
+    included, on a non-negative input (what a block receives after a ReLU): the block returns
+    what its shortcut alone gives, ``ReLU(shortcut(x))`` (``x`` for an identity). And the
+    branch must still learn: ReLU passes no gradient at 0, so a branch silenced *before* its
+    last layer never learns. So only the branch's last BN may start at zero (its scale γ, its
+    shift β stays 0); every other BN keeps its built γ = 1, β = 0 and no conv is zeroed.
     """
     result = CheckResult("identity at initialisation")
     if not_done(result, model):
         return result.report()
-    blocks = [m for m in model.modules() if hasattr(m, "shortcut") and m.shortcut is not None]
-    result.expect(len(blocks) > 0, "the model has residual blocks", "> 0 blocks", len(blocks),
-                  "use a ResNet, not a plain net")
+    blocks = _residual_blocks(model)
+    if not result.expect(len(blocks) > 0, "the model has residual blocks", "> 0 blocks",
+                         len(blocks), "use a ResNet, not a plain net"):
+        return result.report()
     model.eval()
-    wrong = []
-    with torch.no_grad():
-        for i, block in enumerate(blocks):
-            channels = block.conv1.in_channels
-            x = torch.rand(2, channels, 8, 8)
-            same_shape = isinstance(block.shortcut, nn.Identity)
-            if same_shape and not torch.allclose(block(x), x, atol=1e-6):
-                wrong.append(i)
-    result.expect(not wrong, "blocks with identity shortcuts return their input",
-                  "block(x) == x", f"blocks {wrong[:5]} change x" if wrong else None,
-                  "zero the weight (gamma) of the last BN in each block: its branch then adds 0")
+    changes, silenced, not_last = [], [], []
+    for i, block in enumerate(blocks):
+        x = torch.rand(2, block.conv1.in_channels, 8, 8)
+        with torch.no_grad():
+            if not torch.allclose(block(x), torch.relu(block.shortcut(x)), atol=1e-6):
+                changes.append(i)
+        convs, bns = _branch_layers(block, x)
+        if any(not conv.weight.detach().any() for conv in convs) or any(
+                not _as_built(bn) for bn in bns[:-1]):
+            silenced.append(i)
+        if bns and (bns[-1].weight.detach().any() or bns[-1].bias.detach().any()):
+            not_last.append(i)
+    result.expect(not changes, "every block returns what its shortcut gives (downsampling "
+                  "blocks included)", "block(x) == ReLU(shortcut(x))",
+                  f"blocks {changes[:5]} change it" if changes else None,
+                  "the branch must add nothing at the start")
+    result.expect(not silenced, "every branch can still learn", "its layers as built, but "
+                  "the last", f"blocks {silenced[:5]} are silenced earlier" if silenced else None,
+                  "ReLU's gradient is 0 at 0: a branch whose earlier layers output zeros never "
+                  "learns, so leave them as built")
+    result.expect(not not_last, "each branch's last layer makes it add nothing",
+                  "the last BN adds 0", f"blocks {not_last[:5]}" if not_last else None,
+                  "a BN outputs gamma * normalised input + beta")
     return result.report()
+
+
+def _branch_layers(block: nn.Module, x: torch.Tensor) -> tuple[list[nn.Module], list[nn.Module]]:
+    """The convs and the BNs of ``block``'s branch (not its shortcut), in call order."""
+    shortcut = set(block.shortcut.modules())
+    layers = [m for m in _layers_in_order(block, x) if m not in shortcut]
+    return ([m for m in layers if isinstance(m, nn.Conv2d)],
+            [m for m in layers if isinstance(m, nn.BatchNorm2d)])
+
+
+def _as_built(bn: nn.BatchNorm2d) -> bool:
+    """A BN as PyTorch builds it: scale γ = 1 and shift β = 0."""
+    return bool((bn.weight == 1).all() and (bn.bias == 0).all())
 
 
 def basic_block(cls: Callable[..., nn.Module]) -> CheckResult:

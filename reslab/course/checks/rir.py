@@ -81,8 +81,9 @@ def generalized_conv(cls: Callable[[int, int, int], nn.Conv2d]) -> CheckResult:
         hint = ("that is the plain convolution: add the identity to the kernel in forward"
                 if tuple(got.shape) == tuple(plain.shape) and torch.allclose(got, plain,
                                                                               atol=1e-5)
-                else "forward: F.conv2d(x, self.weight + self.identity, None, stride, padding=1)"
-                "; the identity stays out of self.weight, so decay acts on kernel - identity")
+                else "convolve with the learnable kernel plus the fixed partial identity (Eq. 2), "
+                "at the layer's own stride and padding; the identity stays out of the weight, "
+                "so decay acts on kernel - identity")
         result.expect(ok, f"{cin}->{cout}, stride {stride}: outputs on random inputs",
                       "conv with weight + identity", "other values", hint)
     same_model_outputs(result, "resnet_init32 built with it computes what the library's does",
