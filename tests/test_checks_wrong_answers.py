@@ -44,6 +44,19 @@ def test_01_the_constructed_solution_passes():
     assert checks.identity_at_init(_zeroed_weight("bn2"))
 
 
+def test_01_the_student_version_does_not_give_the_answer_away():
+    """The exercise cell a student gets names the goal, not the layer to zero."""
+    import json
+    from pathlib import Path
+
+    from reslab.course.assignments import student_version
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "01_degradation.ipynb"
+    student = student_version(json.loads(path.read_text()), path.name)
+    (cell,) = [c for c in student["cells"] if "def make_identity_blocks" in "".join(c["source"])]
+    text = "".join(cell["source"])
+    assert "bn2" not in text and "BN" not in text and "zero" not in text.lower()
+
+
 def test_00_a_plain_net_with_a_resnets_parameters_is_not_a_resnet(capsys):
     assert not checks.fashion_mnist_model(reslab.build_model("plain32", in_channels=1))
     printed = capsys.readouterr().out

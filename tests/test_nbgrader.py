@@ -106,6 +106,14 @@ def test_generated_assignment_hides_solutions(graded):
     assert len(checks) == 3 and all("assert verdict" in "".join(c["source"]) for c in checks)
 
 
+def test_generated_assignment_keeps_the_stored_figure(graded):
+    """nbgrader clears outputs; the figure of the kit's committed run is a Markdown
+    attachment, and the student's release keeps it."""
+    release = graded["submissions"]["untouched"]
+    kept = [c for c in release["cells"] if c.get("attachments")]
+    assert kept and all("image/png" in a for c in kept for a in c["attachments"].values())
+
+
 def test_autograde_scores_untouched_zero_solutions_full_one_unanswered_full_minus_one(graded):
     scores = graded["scores"]
     assert scores["untouched"] == (0, 3), scores
