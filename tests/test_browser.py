@@ -293,6 +293,16 @@ def _screenshot(page, widget, name: str) -> None:
     widget.screenshot(path=SHOTS / f"{name}_widget.png")
 
 
+def _assert_stored_figure_shows(page) -> None:
+    """Before anything runs, the stored figure (a Markdown attachment) is a loaded image."""
+    stored = page.locator(".jp-MarkdownCell", has_text="The kit's own run").locator("img")
+    stored.wait_for(timeout=KERNEL_IDLE_S * 1000)
+    _wait_until(lambda: stored.evaluate("img => img.complete && img.naturalWidth > 0"), 30,
+                "the stored figure to load")
+    stored.scroll_into_view_if_needed()
+    page.screenshot(path=SHOTS / "01_stored_figure.png")
+
+
 # --- the test -------------------------------------------------------------------------------
 
 def test_live_curves_update_while_training_and_depth_slider_redraws(lab):
@@ -302,6 +312,7 @@ def test_live_curves_update_while_training_and_depth_slider_redraws(lab):
         page = browser.new_page(viewport=VIEWPORT)
         try:
             _open_notebook(page, lab)
+            _assert_stored_figure_shows(page)
             live, seen = _cell(page, "live.LiveCurves("), []
 
             def watch() -> None:  # every distinct picture the live figure shows while training
