@@ -85,6 +85,8 @@ def main() -> None:
     parser.add_argument("--dataset", default="cifar10-jpeg")
     parser.add_argument("--models", nargs="+", help="override the topic's models")
     parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--fp32", action="store_true",
+                        help="instability only: no autocast (the set is named ...-fp32)")
     parser.add_argument("--runs", type=Path, help="checkpoints (default runs/reference-<budget>)")
     parser.add_argument("--results", type=Path, default=ROOT / "results",
                         help="where the set is stored (default results/)")
@@ -96,13 +98,15 @@ def main() -> None:
     labels = None
     if args.topic == "instability":
         from reslab.course.experiments import instability
-        cures = instability(args.budget, dataset=args.dataset).histories
+        cures = instability(args.budget, dataset=args.dataset,
+                            amp=False if args.fp32 else None).histories
         histories = {f"resnet56-cure{i}": h for i, h in enumerate(cures.values())}
         models, labels, complete = list(histories), dict(zip(histories, cures)), True
     else:
         histories, complete = train_set(models, args, runs)
     device = "gpu" if torch.cuda.is_available() else "cpu"
-    folder = args.results / f"{device}-{args.budget}-{args.topic}"
+    folder = args.results / f"{device}-{args.budget}-{args.topic}" \
+        if not args.fp32 else args.results / f"{device}-{args.budget}-{args.topic}-fp32"
     for label, history in histories.items():
         history.meta["folder"] = None  # a local path means nothing in the repository
         history.save(folder / label / "history.json")

@@ -76,14 +76,16 @@ CURES = {  # label -> TrainConfig options: ResNet-56 at a constant lr 0.1, or wi
 
 
 def instability(budget, seed=0, dataset="auto", iterations: int | None = None,
-                zero_gamma: Callable | None = None, progress=True) -> Result:
+                zero_gamma: Callable | None = None, progress=True,
+                amp: bool | str | None = None) -> Result:
     """01: ResNet-56's first steps at lr 0.1 (no schedule), without and with each cure.
 
     ``iterations``: 60 (the budget's own on ``smoke``); the linear warm-up lasts its first
     two thirds (40 of 60, as in the quick recipe) and He et al.'s rule reads 10-iteration
     windows. ``zero_gamma`` is a function that makes a built model's blocks start as
     identities (the reader's answer to 01's Exercise 1); by default the model option
-    ``zero_gamma=True``. Evaluated every 10 iterations on 500 test images.
+    ``zero_gamma=True``. Evaluated every 10 iterations on 500 test images. ``amp``: the
+    precision (``False``: fp32; ``None``: the device's default, bf16 where it is native).
     """
     import torch
 
@@ -102,7 +104,7 @@ def instability(budget, seed=0, dataset="auto", iterations: int | None = None,
         configs.append(config_from(b, model="resnet56", dataset=dataset, seed=seed,
                                    iterations=iterations, eval_every=min(10, iterations),
                                    test_subset=500, milestones=(), warmup_window=10,
-                                   model_options=model_options,
+                                   model_options=model_options, amp=amp,
                                    **{**options, "linear_warmup": ramp}))
         models.append(None)
     data = prepare_data(configs[0])
