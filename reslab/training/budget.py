@@ -20,10 +20,11 @@ Schedules are relative to the budget (the lr drops at 50% and 75% of the iterati
 Why the short recipe warms up: at lr 0.1 from the first step, a 56-layer ResNet's loss jumps
 well above chance and then sits at chance (ln 10): in the committed run of notebook 01's
 experiment (``results/cpu-quick-instability/``, seed 0, cifar10-jpeg) its mean loss is 6.94
-over the first 10 iterations and 2.31-2.34 from then to iteration 60. The paper's full
-schedule has 64,000 iterations to recover, a 400-iteration budget has not. He et al. warm up
-only their 110-layer net (lr 0.01 until the training error is below 80%, Sec. 4.2); a linear
-ramp over the first 40 iterations does the same job on a short budget for every depth.
+over the first 10 iterations, 2.66 over the next 10 and 2.31-2.34 from iteration 30 to 60. The
+paper's full schedule has 64,000 iterations to recover, a 400-iteration budget has not. He et
+al. describe a warm-up for their 110-layer net only (lr 0.01 until the training error is below
+80%, Sec. 4.2); the short recipe's stand-in at every depth is a linear ramp over the first 40
+iterations (notebook 01 shows what it does and does not cure).
 :meth:`Budget.deviations` lists, in words, every way a budget differs from the paper.
 """
 from __future__ import annotations

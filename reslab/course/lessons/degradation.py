@@ -27,8 +27,8 @@ def experiment(budget, seed=0, dataset="auto", out=None, progress=True, on_eval=
                                        progress, model_options, on_eval, **options))
 
 
-START_CONVERGING = ("He et al. 2016, Sec. 4.2 and footnote 5 (CIFAR-10): only ResNet-110 is "
-                    "warmed up; "
+START_CONVERGING = ("He et al. 2016, Sec. 4.2 and footnote 5 (CIFAR-10): a warm-up is "
+                    "described for ResNet-110 only; "
                     "at lr 0.1 it \"starts converging (<90% error) after several epochs\"")
 
 
