@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from reslab import training as T
 from reslab.cli import main
 from reslab.tools import selftest
@@ -105,3 +107,46 @@ def test_what_runs_on_a_lent_gpu_uses_public_names_only():
                     and node.value.id in modules):
                 private.append(f"{path.name}: {node.value.id}.{node.attr}")
     assert private == []
+
+
+def _fixed(name: str, status: str = "PASS"):
+    return lambda ctx: selftest.Result(name, status)
+
+
+def test_groups_run_one_by_one_add_up_to_one_report(tmp_path):
+    """A GPU run's steps run the selftest's groups separately; the report keeps the others'."""
+    checks = [selftest.Check("a", _fixed("a"), group="core"),
+              selftest.Check("b", _fixed("b", "FAIL"), group="speed"),
+              selftest.Check("c", _fixed("c"), group="more")]
+    out = tmp_path / "r.json"
+    assert selftest.run_selftest("cpu", out, checks=checks, groups=["core"]) == 0
+    report = json.loads(out.read_text())
+    assert [c["name"] for c in report["checks"]] == ["a"] and report["complete"] is False
+    assert selftest.run_selftest("cpu", out, checks=checks, groups=["more"]) == 0
+    assert selftest.run_selftest("cpu", out, checks=checks, groups=["speed"]) == 1
+    report = json.loads(out.read_text())
+    assert [(c["name"], c["status"]) for c in report["checks"]] == [
+        ("a", "PASS"), ("b", "FAIL"), ("c", "PASS")]  # in the checks' order
+    assert report["complete"] is True
+
+
+def test_a_report_from_another_device_is_not_kept(tmp_path):
+    out = tmp_path / "r.json"
+    out.write_text(json.dumps({"device": "NVIDIA H100 80GB HBM3", "torch": "2.11.0",
+                               "checks": [{"name": "a", "status": "PASS"}]}))
+    checks = [selftest.Check("a", _fixed("a"), group="core"),
+              selftest.Check("c", _fixed("c"), group="more")]
+    selftest.run_selftest("cpu", out, checks=checks, groups=["more"])
+    report = json.loads(out.read_text())
+    assert [c["name"] for c in report["checks"]] == ["c"] and report["complete"] is False
+
+
+def test_the_correctness_core_comes_first_then_eager_vs_graphed():
+    """Issue 24: what a lent GPU brings back first is the correctness core, then steps/s."""
+    groups = [c.group for c in selftest.CHECKS]
+    assert groups == sorted(groups, key=selftest.GROUPS.index)
+    core = {c.name for c in selftest.CHECKS if c.group == "core"}
+    assert {"resume after a stop", "seeds together vs solo", "graphed vs eager",
+            "graph self-check", "deterministic run after GPU work"} <= core
+    assert [c.name for c in selftest.CHECKS if c.group == "speed"] == [
+        "steps/s eager and graphed"]

@@ -20,7 +20,10 @@ without checkpointing. How long that takes on a GPU has not been measured yet.
 The time budget bounds the whole selftest: every check carries an estimate of its seconds on
 a GPU, and one whose estimate does not fit in the time left is skipped, and says so. The report
 is rewritten (and every line flushed) after each check, so a selftest that is killed keeps
-what it had checked.
+what it had checked. The checks come in three groups, in this order: ``core`` (environment,
+resume, seeds vs solo, graph vs eager, the trainer's own graph check, determinism), ``speed``
+(eager vs graphed steps/s) and ``more``; ``--group`` runs some of them, and groups run one by
+one into the same ``--out`` make one report (``scripts/gpu_run.py`` runs them as its steps).
 
 The package, in reading order: :mod:`~reslab.tools.selftest.records` (a check's result, its
 context, the JSON report), :mod:`~reslab.tools.selftest.harness` (build, train and compare
@@ -43,13 +46,14 @@ from reslab.tools.selftest.harness import (OperatorCount, build_runs, largest_di
                                            synchronize, train_steps, trained_weights, verdict,
                                            weights)
 from reslab.tools.selftest.records import (Check, Context, Result, default_out, device_name,
-                                           device_tag, shapes10, write_report)
-from reslab.tools.selftest.runner import CHECKS, run_check, run_selftest
+                                           device_tag, read_report, shapes10, write_report)
+from reslab.tools.selftest.runner import CHECKS, GROUPS, run_check, run_selftest
 from reslab.training import fastpath  # selftest.fastpath, as before the split (tests read it)
 
 __all__ = [
-    "run_selftest", "CHECKS", "Check", "run_check",
+    "run_selftest", "CHECKS", "GROUPS", "Check", "run_check",
     "Result", "Context", "shapes10", "device_name", "device_tag", "default_out", "write_report",
+    "read_report",
     "build_runs", "train_steps", "trained_weights", "weights", "largest_difference", "verdict",
     "synchronize", "OperatorCount", "steps_per_s",
     "check_environment", "check_resume", "check_checkpointing", "check_sweep", "check_seeds",
