@@ -150,3 +150,41 @@ def test_the_correctness_core_comes_first_then_eager_vs_graphed():
             "graph self-check", "deterministic run after GPU work"} <= core
     assert [c.name for c in selftest.CHECKS if c.group == "speed"] == [
         "steps/s eager and graphed"]
+
+
+def test_fp32_comparisons_run_without_tf32_and_leave_it_as_it_was(monkeypatch):
+    import torch
+
+    from reslab.training.seeds import SeedBatch
+    seen = []
+    real = SeedBatch.train_step
+
+    def step(self, *args, **kwargs):
+        seen.append((torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(SeedBatch, "train_step", step)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    ctx = selftest.Context(torch.device("cpu"), float("inf"), selftest.shapes10(256, 64))
+    assert selftest.check_seeds(ctx).status == "PASS"
+    assert seen and set(seen) == {(False, False)}
+    assert torch.backends.cudnn.allow_tf32 is True  # restored
+    with pytest.raises(RuntimeError), selftest.no_tf32():
+        raise RuntimeError
+    assert torch.backends.cudnn.allow_tf32 is True  # restored after an error too
+
+
+def test_bf16_vs_fp32_is_judged_against_another_fp32_seed():
+    """Review of issue 20: a fixed 10% gap at lr 0.1 without warm-up can fail on rounding
+    noise alone. The tolerance grows with the gap another fp32 seed shows; a 16-bit run that
+    does not learn, or one far outside that gap, still fails."""
+    fp32 = [2.2, 1.9, 1.6, 1.4, 1.2, 1.1, 1.0, 0.9, 0.8, 0.8]
+    seed1 = [2.2, 2.0, 1.8, 1.6, 1.4, 1.3, 1.2, 1.05, 0.95, 0.9]  # late: 16% above fp32
+    bf16 = [2.2, 1.95, 1.75, 1.5, 1.35, 1.25, 1.15, 1.0, 0.9, 0.95]  # late: 14% above
+    assert selftest.curves_agree(bf16, fp32, seed1)[0] == "PASS"
+    assert selftest.curves_agree(bf16, fp32, fp32)[0] == "FAIL"  # no noise: 14% is too much
+    flat = [2.3] * 10
+    assert selftest.curves_agree(flat, fp32, flat)[0] == "FAIL"  # did not learn
+    assert "did not fall" in selftest.curves_agree(flat, fp32, flat)[1]
+    broken = bf16[:-1] + [float("nan")]
+    assert selftest.curves_agree(broken, fp32, seed1)[0] == "FAIL"
