@@ -79,8 +79,9 @@ def run_selftest(device: str = "auto", out: str | Path | None = None,
     one line each (flushed) and rewrite the JSON report after each; 1 if any failed, else 0.
 
     With ``groups``, the report keeps the other groups' results of an earlier report at
-    ``out`` from this device and torch version (those of the groups run now are replaced), so that groups run one by one make one report,
-    ``"complete"`` once every check has a result.
+    ``out`` from this device and torch version (those of the groups run now are replaced),
+    so that groups run one by one make one report, ``"complete"`` once every check has a
+    result.
     """
     chosen = pick_device(device)
     if chosen.type == "cuda":
