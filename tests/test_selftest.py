@@ -87,7 +87,7 @@ def test_what_runs_on_a_lent_gpu_uses_public_names_only():
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
     files = [*sorted((root / "reslab" / "tools" / "selftest").glob("*.py")),
-             root / "scripts" / "gpu_run.py",
+             *sorted((root / "scripts").glob("gpu_*.py")),
              root / "scripts" / "reference_runs.py", *sorted((root / "benchmarks").glob("*.py"))]
     private = []
     for path in files:
