@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
 # selftest: checks this machine's training path (and a GPU's), PASS/FAIL/MEASURE lines, JSON
 def _selftest(args: argparse.Namespace) -> int:
     from reslab.tools.selftest import run_selftest
-    return run_selftest(args.device, args.out, args.budget_seconds)
+    return run_selftest(args.device, args.out, args.budget_seconds, groups=args.group)
 
 
 def _add_selftest(sub) -> None:
@@ -273,6 +273,9 @@ def _add_selftest(sub) -> None:
                           "<device>.json)")
     selftest.add_argument("--budget-seconds", type=_positive_float, default=300,
                           help="checks that would start later are skipped (default 300)")
+    selftest.add_argument("--group", nargs="+", choices=["core", "speed", "more"],
+                          help="only these groups of checks, kept with the others' results "
+                          "in --out (default: all)")
     selftest.set_defaults(func=_selftest)
 
 

@@ -1,248 +1,251 @@
 #!/usr/bin/env python3
-"""The prepared GPU run: one call of at most 9 minutes on a lent GPU that brings results back.
+"""The prepared GPU run: one call of at most 9 minutes on a lent GPU, its steps ordered by value.
 
-A lent GPU machine runs one command at a time, at most 10 minutes each, starts bare (no
-``../shared``, no registry, no jupyter) and goes back 30 s after a call; only files under
-``$OUT`` come back, at most 8 of them, each under 16 MiB. So this script, in order:
+A lent GPU gives a task 15 minutes in all, its start included: one call of about 9 minutes
+(``timeout_s`` 540), and perhaps a second. So the call does first what matters most, and
+what does not fit is cut from the end (the README's "On a lent GPU" says what each step is
+expected to take):
 
-1. ``selftest`` -- ``python -m reslab selftest`` with a time budget for the whole of it;
-2. ``benchmarks`` -- the GPU benchmarks, named one by one (not ``cpu_step.py``), the full
-   ResNet-20 schedule first;
-3. ``reference-medium`` -- He et al.'s four nets of Fig. 6 (plain/residual, 20/56 layers) on
-   cifar10-jpeg on the ``medium`` budget, with Fig. 7's responses measured on the GPU;
-4. ``reference-full`` -- the same nets on the paper's full schedule with whatever time is
-   left, paused cleanly at an evaluation (a checkpoint) so that a later call continues it.
+1. ``preflight`` -- one line within seconds; without a CUDA device or without its dataset the
+   call stops there (``scripts/gpu_preflight.py``);
+2. ``selftest-core`` -- the selftest's correctness core: resume, seeds vs solo, graph vs
+   eager, the trainer's own graph check, determinism;
+3. ``steps-per-s`` -- eager vs graphed steps/s of ResNet-20, 56 and 110 (the selftest's);
+4. ``schedule`` -- ResNet-20's full 64k schedule timed to the end
+   (``benchmarks/schedule_time.py``, its JSON rewritten at every evaluation);
+5. ``findings-01``, ``findings-02``, ``findings-03`` -- the medium references:
+   ``python -m reslab findings --budget medium --seeds 0 1 2 --notebooks NN``, into
+   ``results/findings-medium-gpu/`` as the CPU's go into ``findings-medium-cpu/``; a notebook
+   that does not finish is not returned (it reruns);
+6. only with time left: ``selftest-more`` (the other checks: memory, compile...),
+   ``benchmarks`` (the remaining ones) and ``reference-full`` (Fig. 6's four nets on the full
+   schedule, paused at an evaluation so that a later call continues them).
 
-Each step writes to ``$OUT`` as soon as it finishes: ``log.txt`` (everything printed,
-flushed line by line), ``status.json`` (each step's state and seconds), ``selftest.json``
-(rewritten after every check), ``benchmarks.tar.gz`` and ``reference-{medium,full}[-k].tar.gz``
-(the histories and, while a set is unfinished, its checkpoints, split to stay under 15 MiB a
-file). Every step runs as a child process with its own time limit inside the call's.
+Every step runs as a child process with its own limit inside the call's and writes under the
+work folder; as it ends, the call copies or packs what came of it into ``$OUT``
+(``scripts/gpu_call.py``): ``log.txt``, ``status.json``, ``selftest.json``,
+``benchmarks.tar.gz``, ``findings.tar.gz`` and ``reference-full[-k].tar.gz``, at most 8 files.
+Archive members are named as in the repository (``results/findings-medium-gpu/...``).
 
-A second call continues the first: copy what came back into ``.carry/gpu-returned/`` and
-pass ``--carried .carry/gpu-returned``; finished steps are skipped and unfinished training
-resumes from its checkpoints. ``--rehearsal`` runs the same logic on a CPU, on shapes10,
-CI-sized (``tests/test_gpu_run.py``). See the README's "On a lent GPU" for the two calls.
+A second call continues the first: copy what came back into ``.carry/gpu-returned/`` and pass
+``--carried .carry/gpu-returned``; finished steps are skipped, unfinished ones run again.
+``--rehearsal`` runs the same logic on a CPU, on shapes10, CI-sized (``tests/test_gpu_run.py``).
 
     python3 scripts/gpu_run.py prepare                    # here: copy cifar10-jpeg to .carry/
-    python3 scripts/gpu_run.py run --minutes 8.5          # there, in the device call
+    python3 scripts/gpu_run.py run --minutes 8.75         # there, in the device call
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
+import math
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import tarfile
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gpu_call import STOPPED, Call, copy, read_json, remove_parts, unpack
+
 ROOT = Path(__file__).resolve().parents[1]
 CARRY = ROOT / ".carry"  # ignored by git; named in the device call's ``carry``
-PART_BYTES = 15 * 2 ** 20  # under the 16 MiB a returned file may have
-STEPS = ("selftest", "benchmarks", "reference-medium", "reference-full")
+RETURNED = ("log.txt", "status.json", "selftest.json", "benchmarks.tar.gz", "findings.tar.gz")
+GPU_LIMITS = {"preflight": 30, "selftest-core": 130, "steps-per-s": 70, "schedule": 280}
+SELFTEST_START = 20  # a selftest child's seconds outside its budget: its start, its last write
+GROUPS = {"selftest-core": "core", "steps-per-s": "speed", "selftest-more": "more"}
 
 
 @dataclass
 class Plan:
-    """What each step runs and how long it may take (seconds), GPU-sized or rehearsal-sized."""
+    """What each step runs and its limit in seconds (a step without one runs as long as the
+    call allows): GPU-sized, or the CPU rehearsal's."""
 
     dataset: str = "cifar10-jpeg"
-    selftest_seconds: float = 140
+    allow_cpu: bool = False  # the preflight's CPU allowance: the rehearsal's
+    limits: dict[str, float] = field(default_factory=lambda: dict(GPU_LIMITS))
+    schedule: list[str] = field(default_factory=lambda: ["--which", "resnet20"])
+    findings_budget: str = "medium"
+    seeds: tuple[int, ...] = (0, 1, 2)
+    notebooks: tuple[str, ...] = ("01", "02", "03")
     benchmarks: list[tuple[str, list[str], float]] = field(default_factory=lambda: [
-        ("schedule_time", ["--which", "resnet20"], 100),
         ("trainer_throughput", [], 35), ("sweep_speed", [], 35), ("memory", [], 20),
         ("mac_throughput", [], 25)])
-    models: list[str] = field(default_factory=list)  # the degradation set's (default: all 4)
-    medium_budget: str = "medium"
+    models: list[str] = field(default_factory=list)  # Fig. 6's full set (default: all 4)
     full_budget: str = "full"
-    medium_seconds: float = 110
     full_pause: float | None = None  # pause the full set after this many seconds (None: as
-    reserve: float = 20              # late as the call allows); packing and the last writes
+    reserve: float = 15              # late as the call allows); the last writes
 
     @classmethod
     def rehearsal(cls) -> Plan:
-        """The same steps on a CPU, CI-sized; limits loose enough for 2 busy cores."""
+        """The same steps on a CPU, CI-sized; limits loose enough for 2 busy cores (the
+        preflight's is the GPU's)."""
         quick = ["--quick"]
-        return cls(dataset="shapes10", selftest_seconds=240, medium_budget="smoke",
-                   full_budget="smoke", medium_seconds=240, full_pause=0, reserve=5,
-                   benchmarks=[("schedule_time", quick, 120), ("memory", quick, 120)],
-                   models=["plain20", "resnet20"])
+        return cls(dataset="shapes10", allow_cpu=True, schedule=quick, findings_budget="smoke",
+                   seeds=(0,), notebooks=("01",), benchmarks=[("memory", quick, 240)],
+                   models=["plain20", "resnet20"], full_budget="smoke", full_pause=0,
+                   reserve=5, limits={"preflight": GPU_LIMITS["preflight"],
+                                      "selftest-core": 400, "steps-per-s": 200,
+                                      "schedule": 300})
+
+    def steps(self) -> list[str]:
+        """The steps after the preflight, in order of value."""
+        return ["selftest-core", "steps-per-s", "schedule",
+                *(f"findings-{nb}" for nb in self.notebooks),
+                "selftest-more", "benchmarks", "reference-full"]
+
+    def limit(self, step: str) -> float:
+        return self.limits.get(step, math.inf)
 
 
-class Call:
-    """One device call: its deadline, its output folder and its record of the steps."""
+# The steps: each returns whether it is done (False: a later call runs it again) -------------
 
-    def __init__(self, out: Path, work: Path, minutes: float, plan: Plan) -> None:
-        self.out, self.work, self.plan = out, work, plan
-        self.deadline = time.monotonic() + 60 * minutes - plan.reserve
-        out.mkdir(parents=True, exist_ok=True)
-        work.mkdir(parents=True, exist_ok=True)
-        self.log = open(out / "log.txt", "a", buffering=1)  # noqa: SIM115 - lives with the call
-        self.status: dict = {"steps": {}}
-
-    def left(self) -> float:
-        return self.deadline - time.monotonic()
-
-    def say(self, line: str) -> None:
-        print(line, flush=True)
-        self.log.write(line + "\n")
-
-    def note(self, step: str, **fields) -> None:
-        """Record a step's state in ``status.json`` at once (atomically)."""
-        self.status["steps"].setdefault(step, {}).update(fields)
-        write_json(self.out / "status.json", self.status)
-
-    def execute(self, argv: list[str], limit: float) -> int:
-        """Run ``argv`` from the repo root for at most ``limit`` seconds, its output going to
-        the log line by line; its exit code (124 when the limit stopped it)."""
-        limit = min(limit, self.left())
-        if limit < 5:
-            self.say(f"$ {' '.join(argv)}\n  skipped: {limit:.0f} s left")
-            return 124
-        self.say(f"$ {' '.join(argv)}   (limit {limit:.0f} s)")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1",
-               "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-        child = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        stopped = threading.Event()
-
-        def stop() -> None:  # the child and anything it started
-            stopped.set()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGKILL)
-
-        timer = threading.Timer(limit, stop)
-        timer.start()
-        for line in child.stdout:  # the child flushes; pass its lines on as they come
-            self.say("  " + line.rstrip())
-        child.wait()
-        timer.cancel()
-        if stopped.is_set():
-            self.say(f"  stopped at its limit ({limit:.0f} s)")
-            return 124
-        return child.returncode
+def preflight(call: Call, plan: Plan) -> bool:
+    """One line, within the preflight's limit: can this call do its work?"""
+    argv = [sys.executable, "scripts/gpu_preflight.py", "--dataset", plan.dataset]
+    code = call.execute(argv + (["--allow-cpu"] if plan.allow_cpu else []),
+                        plan.limit("preflight"), echo=False)
+    line = call.last_line
+    if code == STOPPED:
+        line = f"preflight: STOP: no answer within {plan.limit('preflight'):.0f} s"
+    elif not line.startswith("preflight: "):
+        line = f"preflight: STOP: exit code {code}: {line}"
+    call.say(line)
+    call.note("preflight", state="done" if code == 0 else "stopped", line=line)
+    return code == 0
 
 
-def write_json(path: Path, record: dict) -> None:
-    part = path.with_name(path.name + ".part")
-    part.write_text(json.dumps(record, indent=1) + "\n")
-    os.replace(part, path)
-
-
-def pack(out: Path, name: str, root: Path, files: list[Path]) -> list[str]:
-    """Pack ``files`` (paths under ``root``) into ``out/<name>.tar.gz``, or into
-    ``<name>-1.tar.gz``, ``<name>-2.tar.gz``... when they exceed one part; returns the names."""
-    for old in out.glob(f"{name}*.tar.gz"):
-        old.unlink()
-    parts: list[list[Path]] = [[]]
-    size = 0
-    for f in sorted(files, key=lambda f: f.stat().st_size):
-        if parts[-1] and size + f.stat().st_size > PART_BYTES:
-            parts.append([])
-            size = 0
-        parts[-1].append(f)
-        size += f.stat().st_size
-    names = [f"{name}.tar.gz"] if len(parts) == 1 else [
-        f"{name}-{k}.tar.gz" for k in range(1, len(parts) + 1)]
-    for part_name, members in zip(names, parts):
-        tmp = out / f".{part_name}.part"
-        with tarfile.open(tmp, "w:gz") as tar:
-            for f in members:
-                tar.add(f, arcname=str(f.relative_to(root)))
-        os.replace(tmp, out / part_name)
-    return names
-
-
-# The steps -------------------------------------------------------------------------------
-
-def selftest(call: Call) -> bool:
-    budget = call.plan.selftest_seconds
-    code = call.execute([sys.executable, "-m", "reslab", "selftest", "--out",
-                         str(call.out / "selftest.json"), "--budget-seconds",
-                         str(max(budget - 25, 10))], budget)
+def selftest(call: Call, plan: Plan, step: str) -> bool:
+    """One group of the selftest's checks, into the one report (``selftest.json``)."""
+    limit = min(plan.limit(step), call.left())
+    report = call.work / "selftest.json"
+    code = call.execute([sys.executable, "-m", "reslab", "selftest", "--out", str(report),
+                         "--budget-seconds", f"{max(limit - SELFTEST_START, 10):.0f}",
+                         "--group", GROUPS[step]], limit)
+    if report.exists():
+        call.copy_back(report, "selftest.json")
     return code in (0, 1)  # 1: a check failed, which the report says; the step is done
 
 
-def benchmarks(call: Call) -> bool:
+def pack_benchmarks(call: Call) -> None:
     folder = call.work / "bench"
-    done = True
-    for name, extra, limit in call.plan.benchmarks:
-        out = folder / f"{name}.json"
-        if out.exists() and json.loads(out.read_text()).get("complete", True):
-            continue  # finished in an earlier call
-        code = call.execute([sys.executable, f"benchmarks/{name}.py", "--dataset",
-                             call.plan.dataset, "--out", str(out), *extra], limit)
-        done &= code == 0
-        if folder.exists():
-            pack(call.out, "benchmarks", call.work, sorted(folder.glob("*.json")))
-    return done
+    if folder.exists():
+        call.pack("benchmarks", sorted(folder.glob("*.json")))
 
 
-def reference(call: Call, step: str, budget: str, limit: float, pause: bool) -> bool:
-    """Train (or continue) the degradation set of ``step`` on ``budget``; pack its histories
-    and responses, and its checkpoints while it is unfinished. True when it is complete."""
+def benchmark(call: Call, plan: Plan, name: str, extra: list[str], limit: float) -> bool:
+    """Run ``benchmarks/<name>.py`` unless an earlier call finished it; whether complete."""
+    result = call.work / "bench" / f"{name}.json"
+    record = read_json(result)
+    if record is None or not record.get("complete", True):
+        call.execute([sys.executable, f"benchmarks/{name}.py", "--dataset", plan.dataset,
+                      "--out", str(result), *extra], limit)
+        pack_benchmarks(call)
+        record = read_json(result)  # guarded: a benchmark killed before it wrote is None
+    return record is not None and record.get("complete", True)
+
+
+def schedule(call: Call, plan: Plan, step: str) -> bool:
+    """ResNet-20's full schedule: the call's headline number."""
+    return benchmark(call, plan, "schedule_time", plan.schedule, plan.limit(step))
+
+
+def benchmarks(call: Call, plan: Plan, step: str) -> bool:
+    """The remaining benchmarks, each with its own limit."""
+    return all([benchmark(call, plan, name, extra, limit)
+                for name, extra, limit in plan.benchmarks])
+
+
+def findings(call: Call, plan: Plan, step: str) -> bool:
+    """One notebook's medium references over the seeds; returned only once finished. An
+    unfinished notebook's traces are removed from the findings folder (the later notebooks'
+    archives leave it out); its checkpoints stay, for a call on the same machine."""
+    notebook = step.removeprefix("findings-")
+    results, finished = call.work / "results", call.work / "findings-finished"
+    mirror(results, finished, plan.findings_budget)
+    argv = [sys.executable, "-m", "reslab", "findings", "--budget", plan.findings_budget,
+            "--seeds", *map(str, plan.seeds), "--notebooks", notebook, "--dataset",
+            plan.dataset, "--quiet"]
+    code = call.execute(argv, plan.limit(step), env={"RESLAB_RESULTS": str(results),
+                                                      "RESLAB_RUNS": str(call.work / "runs")})
+    folder = next(results.glob(f"findings-{plan.findings_budget}-*"), None)
+    if code == 0 and folder is not None and read_json(folder / "run.json") is not None:
+        call.pack("findings", sorted(p for p in folder.rglob("*") if p.is_file()))
+        return True
+    mirror(finished, results, plan.findings_budget)
+    call.say(f"  notebook {notebook} unfinished: not returned; a later call runs it again")
+    return False
+
+
+def mirror(source: Path, target: Path, budget: str) -> None:
+    """Make ``target``'s findings folders of ``budget`` what ``source``'s are (none if none)."""
+    pattern = f"findings-{budget}-*"
+    for old in target.glob(pattern) if target.exists() else []:
+        shutil.rmtree(old)
+    for folder in source.glob(pattern) if source.exists() else []:
+        shutil.copytree(folder, target / folder.name)
+
+
+def reference_full(call: Call, plan: Plan, step: str) -> bool:
+    """Train (or continue) Fig. 6's set on the full schedule, paused at an evaluation before
+    the call ends; pack its histories, and its checkpoints while it is unfinished."""
     runs, results = call.work / step / "runs", call.work / step / "results"
-    argv = [sys.executable, "scripts/reference_runs.py", "degradation", "--budget", budget,
-            "--dataset", call.plan.dataset, "--runs", str(runs), "--results", str(results)]
-    if call.plan.models:
-        argv += ["--models", *call.plan.models]
-    if pause:  # stop at an evaluation before the limit, with time to store the set
-        seconds = call.plan.full_pause
-        if seconds is None:
-            seconds = max(min(limit, call.left()) - 45, 1)
-        argv += ["--pause-after", str(seconds)]
-    call.execute(argv, limit)
-    folder = next(results.glob(f"*-{budget}-degradation"), None) if results.exists() else None
-    complete = folder is not None and json.loads(
-        (folder / "run.json").read_text()).get("complete", False)
+    pause = plan.full_pause if plan.full_pause is not None else max(call.left() - 45, 1)
+    argv = [sys.executable, "scripts/reference_runs.py", "degradation", "--budget",
+            plan.full_budget, "--dataset", plan.dataset, "--runs", str(runs), "--results",
+            str(results), "--pause-after", str(pause)]
+    call.execute(argv + (["--models", *plan.models] if plan.models else []), plan.limit(step))
+    folder = next(results.glob(f"*-{plan.full_budget}-degradation"), None) if (
+        results.exists()) else None
+    record = read_json(folder / "run.json") if folder else None  # None: killed before it
+    complete = bool(record and record.get("complete"))
     files = sorted(folder.rglob("*.json")) if folder else []
     if not complete and runs.exists():  # what a later call needs to continue
         files += sorted(runs.rglob("checkpoint.pt")) + sorted(runs.rglob("history.json"))
     if files:
-        pack(call.out, step, call.work, files)
+        call.pack(step, files)
     return complete
 
 
-def run(call: Call, only: list[str]) -> None:
-    plan = call.plan
-    for step in only:
+def step_function(step: str) -> Callable[[Call, Plan, str], bool]:
+    if step in GROUPS:
+        return selftest
+    if step.startswith("findings-"):
+        return findings
+    return {"schedule": schedule, "benchmarks": benchmarks,
+            "reference-full": reference_full}[step]
+
+
+def run(call: Call, plan: Plan, steps: list[str]) -> None:
+    """The steps in order, each skipped when an earlier call finished it or no time is left."""
+    for step in steps:
         if call.status["steps"].get(step, {}).get("state") == "done":
             call.say(f"== {step}: done in an earlier call")
             continue
+        if call.left() < 5:
+            call.say(f"== {step}: skipped, the call's time is spent")
+            call.note(step, state="skipped")
+            continue
         call.say(f"== {step} ({call.left():.0f} s left in this call)")
+        remove_parts(call.out)
         start = time.monotonic()
         call.note(step, state="running")
-        if step == "selftest":
-            done = selftest(call)
-        elif step == "benchmarks":
-            done = benchmarks(call)
-        elif step == "reference-medium":
-            done = reference(call, step, plan.medium_budget, plan.medium_seconds, pause=False)
-        else:
-            done = reference(call, step, plan.full_budget, call.left(), pause=True)
+        done = step_function(step)(call, plan, step)
         call.note(step, state="done" if done else "unfinished",
                   seconds=round(time.monotonic() - start, 1))
 
 
 def unpack_carried(call: Call, carried: Path) -> None:
-    """Put an earlier call's returned files back: its status, its selftest report, and the
-    contents of its archives under the work folder (checkpoints, histories, benchmarks)."""
-    if (carried / "status.json").exists():
-        call.status = json.loads((carried / "status.json").read_text())
-    for name in ("selftest.json", "log.txt"):
-        if (carried / name).exists() and not (call.out / name).exists():
-            shutil.copy(carried / name, call.out / name)
+    """Put an earlier call's returned files back: its status, its selftest report (which the
+    selftest's later groups add to), and its archives' contents under the work folder."""
+    call.status = read_json(carried / "status.json") or call.status
+    if (carried / "selftest.json").exists():
+        copy(carried / "selftest.json", call.work / "selftest.json")
+        call.copy_back(carried / "selftest.json", "selftest.json")
     for archive in sorted(carried.glob("*.tar.gz")):
-        with tarfile.open(archive) as tar:
-            tar.extractall(call.work, filter="data")
-        shutil.copy(archive, call.out / archive.name)
+        unpack(archive, call.work)
+        call.copy_back(archive, archive.name)
     call.say(f"carried from an earlier call: {sorted(p.name for p in carried.iterdir())}")
 
 
@@ -257,8 +260,8 @@ def prepare() -> None:
     for name in ("train.npz", "test.npz", "README.md"):
         if (source / name).exists():
             shutil.copy(source / name, target / name)
-    print(f"copied {source} to {target}; call the device with carry ['.carry'] and:\n"
-          "  bash scripts/gpu_run.sh")
+    print(f"copied {source} to {target}; call the device with carry ['.carry'], timeout_s "
+          "540 and:\n  bash scripts/gpu_run.sh")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,9 +271,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="where results go (default $OUT)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/reslab-gpu-run"),
                         help="checkpoints and results before packing")
-    parser.add_argument("--minutes", type=float, default=8.5, help="the call's own limit")
+    parser.add_argument("--minutes", type=float, default=8.75, help="the call's own limit")
     parser.add_argument("--carried", type=Path, help="the files an earlier call returned")
-    parser.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS))
+    parser.add_argument("--steps", nargs="+", help="only these steps (default: all, in order)")
+    parser.add_argument("--dataset", help="instead of the plan's (cifar10-jpeg; shapes10)")
     parser.add_argument("--rehearsal", action="store_true", help="CPU, shapes10, CI-sized")
     args = parser.parse_args(argv)
     if args.action == "prepare":
@@ -278,15 +282,22 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.out is None:
         parser.error("--out is needed where $OUT is not set")
+    plan = Plan.rehearsal() if args.rehearsal else Plan()
+    plan.dataset = args.dataset or plan.dataset
+    unknown = set(args.steps or []) - set(plan.steps())
+    if unknown:
+        parser.error(f"no step {', '.join(sorted(unknown))}; the steps: {plan.steps()}")
     if not args.rehearsal:
         os.environ.setdefault("RESLAB_CIFAR10_JPEG", str(CARRY / "cifar10-jpeg"))
-    call = Call(args.out, args.work, args.minutes,
-                Plan.rehearsal() if args.rehearsal else Plan())
+    call = Call(args.out, args.work, 60 * args.minutes - plan.reserve, reserved=RETURNED)
     if args.carried:
         unpack_carried(call, args.carried)
-    run(call, args.steps)
-    call.say(f"== end: {json.dumps(call.status['steps'])}")
-    return 0
+    ready = preflight(call, plan)
+    if ready:
+        run(call, plan, args.steps or plan.steps())
+        call.say(f"== end: {json.dumps(call.status['steps'])}")
+    call.finish()
+    return 0 if ready else 1
 
 
 if __name__ == "__main__":

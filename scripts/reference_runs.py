@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 import reslab  # noqa: E402
 from reslab.models.analysis import layer_responses  # noqa: E402
 from reslab.training.budget import BUDGETS  # noqa: E402
+from reslab.training.checkpoint import atomic_write_json  # noqa: E402
 from reslab.training.loop import prepare_data  # noqa: E402
 
 TOPICS = {
@@ -129,7 +130,7 @@ def main() -> None:
         responses = {label: layer_responses(reslab.load_trained(runs / label, device=on),
                                             images) for label in histories}
         (folder / "responses.json").write_text(json.dumps(responses, indent=1) + "\n")
-    (folder / "run.json").write_text(json.dumps(info, indent=1) + "\n")
+    atomic_write_json(folder / "run.json", info)  # last: a killed run leaves none, not half
     for h in histories.values():
         print(h.summary())
     print(f"wrote {folder}" + ("" if complete else " (paused: run again to continue)"))

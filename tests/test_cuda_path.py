@@ -8,8 +8,9 @@ eager body, its batch, its warm-up and its fallback.
 from __future__ import annotations
 
 import copy
+import gc
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from types import SimpleNamespace
 
 import pytest
@@ -469,6 +470,26 @@ def test_a_failing_capture_end_leaves_the_capture_stream(monkeypatch, capsys, sh
     assert graphed.whole_step.eager
     _assert_same(_state(eager), _state(graphed))
     assert "capture failed (RuntimeError: operation not permitted" in capsys.readouterr().out
+
+
+def test_garbage_is_collected_before_each_capture(monkeypatch):
+    """Issue 24: earlier runs and their graphs refer to each other; collected during a later
+    capture, a freed graph could break it. So the capture collects garbage first."""
+    events = []
+    _fake_streams(monkeypatch, nullcontext)
+    monkeypatch.setattr(gc, "collect", lambda *args: events.append("collect") or 0)
+
+    class Graph:
+        def capture_begin(self):
+            events.append("capture")
+
+        def capture_end(self):
+            events.append("end")
+
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+    for _ in range(2):
+        fastpath.capture_graph(lambda: events.append("body"), torch.device("cpu"))
+    assert events == ["collect", "capture", "body", "end"] * 2
 
 
 def test_the_warm_up_does_not_move_the_step_counter_or_the_finiteness_watch(shapes):

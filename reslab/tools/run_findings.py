@@ -24,6 +24,7 @@ from reslab.course.findings import Finding, findings
 from reslab.course.findings_table import markdown, with_full_schedule
 from reslab.paths import results_dir, runs_dir
 from reslab.training.budget import get_budget
+from reslab.training.checkpoint import atomic_write_json
 from reslab.training.history import History
 
 
@@ -90,7 +91,7 @@ def write_table(out: Path, rows: Sequence[dict], seeds: Sequence[int], info: dic
     """Write FINDINGS.md, findings.json and run.json into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "findings.json").write_text(json.dumps(rows, indent=1) + "\n")
-    (out / "run.json").write_text(json.dumps(info, indent=1) + "\n")
+    atomic_write_json(out / "run.json", info)  # a reader never sees half of it
     timing = ", ".join(f"{nb} {t / 60:.1f}" for nb, t in info["seconds"].get(0, {}).items())
     text = (f"# Findings, {info['budget']} budget, {info['dataset']}\n\n"
             f"`{info['command']}` on {info['device']}, torch {info['torch']}, "

@@ -30,6 +30,7 @@ it cannot apply).
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -190,9 +191,11 @@ def capture_graph(body: Callable[[], None], device: torch.device) -> Any:
     What ``torch.cuda.graph`` does, written out so that the capture stream is left whatever
     happens: if ``capture_end`` raises (an invalid capture), the context manager would leave
     its capture stream current for the rest of the process, and the eager fallback would run
-    on it.
+    on it. Garbage is collected first: earlier runs and their graphs refer to each other, and
+    a collection that freed one of those graphs during this capture could break it.
     """
     torch.cuda.synchronize(device)
+    gc.collect()
     main = torch.cuda.current_stream(device)
     stream = torch.cuda.Stream(device)
     stream.wait_stream(main)

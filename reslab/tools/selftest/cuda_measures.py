@@ -30,12 +30,16 @@ def steps_per_s(ctx: Context, config: TrainConfig, steps: int = 100) -> tuple[fl
     return steps / (time.perf_counter() - start), graphed
 
 
+MEASURE_SECONDS = 10  # one steps/s measurement at most: build, warm up (capture), 100 steps
+
+
 def _check_speed(ctx: Context, modes: dict[str, dict],
                  names: Sequence[str] = ("resnet20", "resnet56", "resnet110")) -> Result:
+    """Steps/s of each net in each mode, while the time budget holds another measurement."""
     values: dict[str, float] = {}
     for name in names:
         for mode, overrides in modes.items():
-            if ctx.time_left() < 30:
+            if ctx.time_left() < MEASURE_SECONDS:
                 break
             config = ctx.config(model=name, model_options={}, iterations=64_000, **overrides)
             rate, graphed = steps_per_s(ctx, config)

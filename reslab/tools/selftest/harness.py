@@ -2,7 +2,8 @@
 weights and loss curves, and count the operators a step issues."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -63,6 +64,20 @@ def verdict(difference: float, tolerance: float, what: str) -> tuple[str, str]:
     same = "bitwise the same" if difference == 0 else f"largest difference {difference:.1e}"
     status = "PASS" if difference <= tolerance else "FAIL"
     return status, f"{what}: {same} (tolerance {tolerance:.0e})"
+
+
+@contextmanager
+def no_tf32() -> Iterator[None]:
+    """Matrix products and convolutions in full fp32 inside, as before afterwards: where fp32
+    results are compared, TF32's 10-bit mantissa (cuDNN's default on Ampere and later) would
+    be noise above the tolerance."""
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    saved = matmul.allow_tf32, cudnn.allow_tf32
+    matmul.allow_tf32 = cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        matmul.allow_tf32, cudnn.allow_tf32 = saved
 
 
 def synchronize(device: torch.device) -> None:

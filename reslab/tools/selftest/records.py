@@ -65,13 +65,16 @@ class Context:
 
 @dataclass(frozen=True)
 class Check:
-    """A check, whether it needs CUDA, and its estimated seconds on a GPU (the time budget
-    skips a check whose estimate does not fit in the time left)."""
+    """A check, whether it needs CUDA, its estimated seconds on a GPU (the time budget skips a
+    check whose estimate does not fit in the time left), and its group: ``core`` (the
+    correctness a GPU run brings back first), ``speed`` (eager vs graphed steps/s) or
+    ``more`` (the rest); a GPU run runs the groups as separate steps into one report."""
 
     name: str
     run: Callable[[Context], Result]
     needs_cuda: bool = False
     gpu_seconds: float = 5.0
+    group: str = "more"
 
 
 def shapes10(train: int, test: int) -> ImageDataset:
@@ -117,3 +120,16 @@ def write_report(results: Sequence[Result], device: torch.device, out: Path,
     partial = out.with_name(out.name + ".part")
     partial.write_text(json.dumps(record, indent=1) + "\n")
     os.replace(partial, out)
+
+
+def read_report(path: Path, device: torch.device) -> list[Result]:
+    """The results of an earlier report at ``path`` made on this device with this torch
+    version (another group's checks, to be kept); none when there is no such report or it
+    cannot be read."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return []
+    if record.get("device") != device_name(device) or record.get("torch") != torch.__version__:
+        return []
+    return [Result(**check) for check in record.get("checks", [])]

@@ -1,6 +1,7 @@
-"""``python -m reslab selftest``'s running order: :data:`CHECKS` (correctness first, then
-measurements, compiles last), each timed and skipped when it needs CUDA or does not fit the
-time budget, one line printed per check and the report rewritten after each."""
+"""``python -m reslab selftest``'s running order: :data:`CHECKS` (the correctness core, eager vs
+graphed steps/s, then the rest, compiles last), each timed and skipped when it needs CUDA or
+does not fit the time budget, one line printed per check and the report rewritten after each;
+:data:`GROUPS` run one by one (a GPU run's steps) add up to one report."""
 from __future__ import annotations
 
 import sys
@@ -21,28 +22,29 @@ from reslab.tools.selftest.cuda import (check_bf16, check_capture_failure, check
 from reslab.tools.selftest.cuda_measures import (check_kernels, check_memory, check_seeds_speed,
                                                  check_speed_compiled, check_speed_eager_graphed)
 from reslab.tools.selftest.records import (Check, Context, Result, default_out, device_name,
-                                           shapes10, write_report)
+                                           read_report, shapes10, write_report)
 from reslab.training.determinism import fix_cublas_workspace
 from reslab.training.device import pick_device
 
-CHECKS = (  # correctness first, then measurements, compiles last (they cost the most)
-    Check("environment", check_environment, gpu_seconds=2),
-    Check("resume after a stop", check_resume, gpu_seconds=10),
+CHECKS = (  # the correctness core, eager vs graphed steps/s, then the rest, compiles last
+    Check("environment", check_environment, gpu_seconds=2, group="core"),
+    Check("resume after a stop", check_resume, gpu_seconds=10, group="core"),
+    Check("seeds together vs solo", check_seeds, gpu_seconds=8, group="core"),
+    Check("graphed vs eager", check_graph, needs_cuda=True, gpu_seconds=15, group="core"),
+    Check("graph self-check", check_graph_self_check, needs_cuda=True, gpu_seconds=10,
+          group="core"),
+    Check("deterministic run after GPU work", check_deterministic_after_gpu_work,
+          needs_cuda=True, gpu_seconds=40, group="core"),
+    Check("steps/s eager and graphed", check_speed_eager_graphed, needs_cuda=True,
+          gpu_seconds=40, group="speed"),
     Check("activation checkpointing", check_checkpointing),
     Check("sweep vs solo", check_sweep),
-    Check("seeds together vs solo", check_seeds, gpu_seconds=8),
     Check("operators per step", check_operators, gpu_seconds=8),
-    Check("graphed vs eager", check_graph, needs_cuda=True, gpu_seconds=15),
     Check("sweep of graphs vs solo", check_graph_sweep, needs_cuda=True, gpu_seconds=20),
-    Check("graph self-check", check_graph_self_check, needs_cuda=True, gpu_seconds=10),
     Check("failed capture leaves no capture stream", check_capture_failure, needs_cuda=True,
           gpu_seconds=8),
-    Check("deterministic run after GPU work", check_deterministic_after_gpu_work,
-          needs_cuda=True, gpu_seconds=40),
-    Check("bf16 vs fp32, 200 steps", check_bf16, needs_cuda=True, gpu_seconds=15),
+    Check("bf16 vs fp32, 200 steps", check_bf16, needs_cuda=True, gpu_seconds=20),
     Check("kernels per step", check_kernels, needs_cuda=True, gpu_seconds=15),
-    Check("steps/s eager and graphed", check_speed_eager_graphed, needs_cuda=True,
-          gpu_seconds=40),
     Check("ResNet-1202 peak memory, batch 128", check_memory, needs_cuda=True, gpu_seconds=15),
     Check("steps/s seeds together", check_seeds_speed, needs_cuda=True, gpu_seconds=15),
     Check("compile", check_compile, needs_cuda=True, gpu_seconds=60),
@@ -50,6 +52,7 @@ CHECKS = (  # correctness first, then measurements, compiles last (they cost the
           gpu_seconds=70),
     Check("steps/s compiled", check_speed_compiled, needs_cuda=True, gpu_seconds=40),
 )
+GROUPS = ("core", "speed", "more")  # in the order of CHECKS
 
 
 def run_check(check: Check, ctx: Context) -> Result:
@@ -71,9 +74,15 @@ def run_check(check: Check, ctx: Context) -> Result:
 
 def run_selftest(device: str = "auto", out: str | Path | None = None,
                  budget_seconds: float = 300, checks: Sequence[Check] = CHECKS,
-                 print_=print) -> int:
-    """Run ``checks`` within ``budget_seconds``, print one line each (flushed) and rewrite the
-    JSON report after each; 1 if any failed, else 0."""
+                 print_=print, groups: Sequence[str] | None = None) -> int:
+    """Run ``checks`` (those of ``groups`` only, when named) within ``budget_seconds``, print
+    one line each (flushed) and rewrite the JSON report after each; 1 if any failed, else 0.
+
+    With ``groups``, the report keeps the other groups' results of an earlier report at
+    ``out`` from this device and torch version (those of the groups run now are replaced),
+    so that groups run one by one make one report, ``"complete"`` once every check has a
+    result.
+    """
     chosen = pick_device(device)
     if chosen.type == "cuda":
         fix_cublas_workspace()  # before any matrix product: some checks are deterministic
@@ -86,11 +95,17 @@ def run_selftest(device: str = "auto", out: str | Path | None = None,
 
     say(f"reslab selftest on {device_name(chosen)}, torch {torch.__version__}")
     path = Path(out) if out else default_out(chosen)
+    to_run = [c for c in checks if groups is None or c.group in groups]
+    again = {c.name for c in to_run}
+    done = {r.name: r for r in read_report(path, chosen)
+            if r.name not in again} if groups is not None else {}
     results = []
-    for check in checks:
+    for check in to_run:
         results.append(run_check(check, ctx))
         say(results[-1].line())
-        write_report(results, chosen, path, complete=len(results) == len(checks))
+        done[check.name] = results[-1]
+        write_report([done[c.name] for c in checks if c.name in done], chosen, path,
+                     complete=all(c.name in done for c in checks))
     failed = [r.name for r in results if r.status == "FAIL"]
     skipped = [r.name for r in results if r.status == "SKIP (needs CUDA)"]
     if skipped:
