@@ -2,11 +2,12 @@
 
     python scripts/set_repository.py OWNER/NAME [--ref v0.1.0]
 
-Rewrites ``REPOSITORY``/``REF`` in ``reslab/course/colab.py``, then the first line of cell 0 (the
-"Open in Colab" badge) and cell 1 (the setup cell) of every course notebook, and the README's
-badge (notebook 00), from :mod:`reslab.course.colab`: all name the same repository and ref. The ref is a release tag,
-``v`` plus the version in ``pyproject.toml``; tag the release with it before students open the
-notebooks. ``--check`` changes nothing and exits 1 if a notebook disagrees.
+Rewrites ``REPOSITORY``/``REF`` in ``reslab/course/colab.py``, then, from
+:mod:`reslab.course.colab`, the first line of cell 0 (the "Open in Colab" badge) and cell 1
+(the setup cell) of every course notebook and the README's badge and ``torch.hub`` lines: all
+name the same repository and ref. The ref is a release tag, ``v`` plus the version in
+``pyproject.toml``; tag the release with it before students open the notebooks. ``--check``
+changes nothing and exits 1 if a notebook or the README disagrees.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README_BADGE = re.compile(r"^\[!\[Open In Colab\]\(.*$", flags=re.M)
+README_HUB = re.compile(r'torch\.hub\.(load|list|help)\("[^"]*"')
 sys.path.insert(0, str(ROOT))
 
 from reslab.course import colab  # noqa: E402
@@ -56,10 +58,13 @@ def sync(check: bool) -> list[str]:
 
 
 def sync_readme(check: bool) -> list[str]:
-    """Rewrite (or compare) the README's badge; ``["README.md"]`` if it differed."""
+    """Rewrite (or compare) the README's badge and torch.hub lines; ``["README.md"]`` if they
+    differed."""
     path = ROOT / "README.md"
     text = path.read_text(encoding="utf-8")
     badged = README_BADGE.sub(lambda _: colab.badge("00_setup.ipynb"), text, count=1)
+    badged = README_HUB.sub(lambda m: f'torch.hub.{m[1]}("{colab.REPOSITORY}:{colab.REF}"',
+                            badged)
     if badged == text:
         return []
     if not check:
