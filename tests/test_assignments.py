@@ -48,32 +48,46 @@ def test_every_notebook_starts_with_colab_badge_and_colab_only_install():
     for path in course_notebooks():
         nb = nbformat.read(path, as_version=4)
         assert nb.cells[0].source.splitlines()[0] == colab.badge(path.name), path.name
-        assert f"github/{colab.REPOSITORY}/blob/{colab.BRANCH}/notebooks/{path.name}" in \
+        assert f"github/{colab.REPOSITORY}/blob/{colab.REF}/notebooks/{path.name}" in \
             nb.cells[0].source
         setup = nb.cells[1].source
         assert nb.cells[1].cell_type == "code" and setup == colab.setup_source(path.name)
         assert '"google.colab" in sys.modules' in setup and "RESLAB_RUNS" in setup
-        assert f"git+https://github.com/{colab.REPOSITORY}@{colab.BRANCH}" in setup
+        assert f"git+https://github.com/{colab.REPOSITORY}@{colab.REF}" in setup
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert colab.badge("00_setup.ipynb") in readme.splitlines()
+
+
+def test_notebooks_install_the_release_tag_of_pyprojects_version():
+    import re
+
+    from reslab.course import colab
+    version = re.search(r'^version = "(.+)"$', (ROOT / "pyproject.toml").read_text(),
+                        flags=re.M)[1]
+    assert colab.REF == f"v{version}", "run scripts/set_repository.py --ref v" + version
 
 
 def test_set_repository_rewrites_every_badge_and_install_cell(tmp_path):
-    """scripts/set_repository.py on a copy of the kit: one repository name everywhere."""
+    """scripts/set_repository.py on a copy of the kit: one repository and ref everywhere."""
     import shutil
     copy = tmp_path / "kit"
     shutil.copytree(ROOT / "reslab", copy / "reslab")
     shutil.copytree(ROOT / "notebooks", copy / "notebooks")
     shutil.copytree(ROOT / "scripts", copy / "scripts")
+    shutil.copy(ROOT / "README.md", copy / "README.md")
     run = [sys.executable, str(copy / "scripts" / "set_repository.py")]
     assert subprocess.run(run + ["--check"], capture_output=True).returncode == 0
-    done = subprocess.run(run + ["someone/resnets", "--branch", "v1"], capture_output=True,
+    done = subprocess.run(run + ["someone/resnets", "--ref", "v1.2.0"], capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr
-    assert 'REPOSITORY = "someone/resnets"' in (copy / "reslab" / "course" / "colab.py").read_text()
-    for path in (copy / "notebooks").glob("0*.ipynb"):
+    colab_py = (copy / "reslab" / "course" / "colab.py").read_text()
+    assert 'REPOSITORY = "someone/resnets"' in colab_py and 'REF = "v1.2.0"' in colab_py
+    for path in [*(copy / "notebooks").glob("0*.ipynb"), copy / "README.md"]:
         text = path.read_text(encoding="utf-8")
-        assert "github/someone/resnets/blob/v1/notebooks/" + path.name in text
-        assert "git+https://github.com/someone/resnets@v1" in text
-        assert "reslab-course" not in text
+        assert "github/someone/resnets/blob/v1.2.0/notebooks/" in text, path.name
+        assert "reslab-course" not in text, path.name
+    for path in (copy / "notebooks").glob("0*.ipynb"):
+        assert "git+https://github.com/someone/resnets@v1.2.0" in path.read_text(encoding="utf-8")
     assert subprocess.run(run + ["--check"], capture_output=True).returncode == 0
 
 
