@@ -57,9 +57,9 @@ def check_speed_compiled(ctx: Context) -> Result:
 
 def check_seeds_speed(ctx: Context) -> Result:
     """Five ResNet-20 seeds batched as one model vs one eager run: steps/s of each."""
-    from reslab.training.seeds import SeedBatch
+    from reslab.training.seeds import seed_run
     configs = [ctx.config(seed=s, iterations=64_000) for s in range(5)]
-    batch = SeedBatch(configs, ctx.data, ctx.device)
+    batch = seed_run(configs, ctx.data, ctx.device)
     for _ in range(3):
         batch.train_step()
     synchronize(ctx.device)
