@@ -24,14 +24,15 @@ over the first 10 iterations and 2.31-2.34 from then to iteration 60. The paper'
 schedule has 64,000 iterations to recover, a 400-iteration budget has not. He et al. warm up
 only their 110-layer net (lr 0.01 until the training error is below 80%, Sec. 4.2); a linear
 ramp over the first 40 iterations does the same job on a short budget for every depth.
-:meth:`Budget.deviations` lists, in words, every way a budget differs from the paper.
+:func:`reslab.training.config.deviations` lists, in words, every way a budget differs from
+the paper.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
-from reslab.training.recipes import CIFAR_TEST_IMAGES, CIFAR_TRAIN_IMAGES, HE2016
+from reslab.training.recipes import HE2016
 from reslab.validate import check_choice
 
 ENV_VAR = "RESLAB_BUDGET"
@@ -49,31 +50,6 @@ class Budget:
     eval_every: int | None
     batch_size: int = HE2016.batch_size
     linear_warmup: int = 0   # iterations of linear lr warm-up (the paper has none)
-
-    def deviations(self) -> list[str]:
-        """Each way this budget differs from the paper's CIFAR-10 recipe, as a phrase."""
-        return deviations(self)
-
-
-def deviations(recipe) -> list[str]:
-    """How ``recipe`` (a :class:`Budget` or a ``TrainConfig``) differs from He et al.'s
-    CIFAR-10 recipe (:data:`reslab.training.recipes.HE2016`) in data, length, batch and
-    warm-up, one phrase each."""
-    paper, out = HE2016, []
-    if recipe.train_subset is not None:
-        out.append(f"{recipe.train_subset:,} of the {CIFAR_TRAIN_IMAGES:,} training images")
-    if recipe.test_subset is not None:
-        out.append(f"evaluated on {recipe.test_subset:,} of the {CIFAR_TEST_IMAGES:,} test "
-                   "images")
-    if recipe.iterations != paper.iterations:
-        out.append(f"{recipe.iterations:,} iterations instead of {paper.iterations:,} (lr drops "
-                   "at the same fractions of the run)")
-    if recipe.batch_size != paper.batch_size:
-        out.append(f"batch {recipe.batch_size} instead of {paper.batch_size}")
-    if recipe.linear_warmup:
-        out.append(f"lr warmed up linearly from 0 over the first {recipe.linear_warmup} "
-                   f"iterations (the paper: no warm-up below {paper.warmup_depth} layers)")
-    return out
 
 
 BUDGETS = {

@@ -3,7 +3,7 @@ and the other papers' as named presets.
 
 :data:`HE2016` is He et al.'s CIFAR-10 recipe (2016, Sec. 4.2), the one copy of its numbers:
 :class:`~reslab.training.config.TrainConfig`'s defaults, the ``"he2016"`` preset
-and :func:`reslab.training.budget.deviations` all read it.
+and :func:`reslab.training.config.deviations` all read it.
 The other papers trained with their own recipes, so their numbers are comparable with a
 learner's run only under the same recipe:
 
