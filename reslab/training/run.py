@@ -78,9 +78,11 @@ class Run:
         self.build_options = build_options(self.config, data)
         if self.stacked:
             self.nets: OneNet | StackedNets = StackedNets(self.configs, data, device)
-        else:  # a prebuilt model (successive training's partial nets) is kept
-            torch.manual_seed(self.config.seed)  # the RNG state build_net leaves
-            model = build_net(self.config, data) if model is None else model
+        else:
+            if model is None:
+                model = build_net(self.config, data)
+            else:  # a prebuilt net (successive training's phases) is kept; the RNG still
+                torch.manual_seed(self.config.seed)  # starts from the run's seed
             self.nets = OneNet(model, self.config, device, process, self.compile)
         self.loaders = [loader] if loader is not None else [
             make_loader(c, data, device, process, self.nets.channels_last) for c in self.configs]
