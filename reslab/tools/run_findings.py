@@ -25,7 +25,6 @@ from reslab.course.lessons.finding import Finding
 from reslab.course.findings_table import markdown, with_full_schedule
 from reslab.paths import findings_dir, runs_dir
 from reslab.training.budget import get_budget
-from reslab.training.config import deviations
 from reslab.training.history import History
 
 
@@ -184,7 +183,7 @@ def run_findings(budget: str = "quick", seeds: Sequence[int] = (0, 1, 2),
             "dataset": meta["dataset"], "dataset_note": meta.get("dataset_note"),
             "device": _recorded(out, "device"), "torch": _recorded(out, "torch"),
             "precision": meta.get("precision", "float32"), "platform": platform.platform(),
-            "deviations": deviations(get_budget(budget)), "seeds": list(per_seed),
+            "deviations": get_budget(budget).deviations(), "seeds": list(per_seed),
             "seconds": seconds}
     previous = json.loads((out / "run.json").read_text()) if (out / "run.json").exists() else {}
     if not seeds and "platform" in previous:  # the table alone: the runs' machine, kept

@@ -24,15 +24,14 @@ over the first 10 iterations and 2.31-2.34 from then to iteration 60. The paper'
 schedule has 64,000 iterations to recover, a 400-iteration budget has not. He et al. warm up
 only their 110-layer net (lr 0.01 until the training error is below 80%, Sec. 4.2); a linear
 ramp over the first 40 iterations does the same job on a short budget for every depth.
-:func:`reslab.training.config.deviations` lists, in words, every way a budget differs from
-the paper.
+:meth:`Budget.deviations` lists, in words, every way a budget differs from the paper.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
-from reslab.training.recipes import HE2016
+from reslab.training.recipes import HE2016, deviations
 from reslab.validate import check_choice
 
 ENV_VAR = "RESLAB_BUDGET"
@@ -50,6 +49,10 @@ class Budget:
     eval_every: int | None
     batch_size: int = HE2016.batch_size
     linear_warmup: int = 0   # iterations of linear lr warm-up (the paper has none)
+
+    def deviations(self) -> list[str]:
+        """Each way this budget differs from the paper's CIFAR-10 recipe, as a phrase."""
+        return deviations(self)
 
 
 BUDGETS = {

@@ -1,8 +1,8 @@
 """What defines a run, in one place: :class:`TrainConfig`'s fields with He et al.'s CIFAR recipe
 as their defaults and a line of help each (the command line's ``--help`` is made from them),
-their checks (:func:`check_config`), how a config differs from the paper
-(:func:`deviations`), the learning-rate schedule, and how a saved config is compared with a
-new one.
+their checks (:func:`check_config`), the learning-rate schedule, and how a saved config is
+compared with a new one. The recipe's numbers and how a config or a budget differs from them
+(:func:`~reslab.training.recipes.deviations`) are :mod:`reslab.training.recipes`'.
 
 Defaults are the paper's (Sec. 4.2): SGD with momentum 0.9, weight decay 1e-4, batch 128,
 lr 0.1 divided by 10 at 50% and 75% of the iterations (32k and 48k of 64k), and for nets of
@@ -16,7 +16,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from reslab.training.budget import Budget, get_budget
-from reslab.training.recipes import CIFAR_TEST_IMAGES, CIFAR_TRAIN_IMAGES, HE2016
+from reslab.training.recipes import HE2016, deviations
 from reslab.validate import (COMPILE_MODES, check_choice, check_count, check_number,
                              check_positive_whole, parse_device)
 
@@ -138,27 +138,6 @@ def check_config(config: TrainConfig) -> None:
                          f" got {config.milestones}")
     check_choice("warmup", config.warmup, ("auto", "on", "off"))
     check_choice("normalize", config.normalize, ("pixel", "channel", "none"))
-
-
-def deviations(recipe: Budget | TrainConfig) -> list[str]:
-    """How ``recipe`` (a :class:`Budget` or a ``TrainConfig``) differs from He et al.'s
-    CIFAR-10 recipe (:data:`reslab.training.recipes.HE2016`) in data, length, batch and
-    warm-up, one phrase each."""
-    paper, out = HE2016, []
-    if recipe.train_subset is not None:
-        out.append(f"{recipe.train_subset:,} of the {CIFAR_TRAIN_IMAGES:,} training images")
-    if recipe.test_subset is not None:
-        out.append(f"evaluated on {recipe.test_subset:,} of the {CIFAR_TEST_IMAGES:,} test "
-                   "images")
-    if recipe.iterations != paper.iterations:
-        out.append(f"{recipe.iterations:,} iterations instead of {paper.iterations:,} (lr drops "
-                   "at the same fractions of the run)")
-    if recipe.batch_size != paper.batch_size:
-        out.append(f"batch {recipe.batch_size} instead of {paper.batch_size}")
-    if recipe.linear_warmup:
-        out.append(f"lr warmed up linearly from 0 over the first {recipe.linear_warmup} "
-                   f"iterations (the paper: no warm-up below {paper.warmup_depth} layers)")
-    return out
 
 
 def field_help(name: str) -> str:

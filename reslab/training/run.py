@@ -27,12 +27,12 @@ from reslab.training import distributed
 from reslab.training.checkpoint import describe_last_good, load_latest, save_checkpoint
 from reslab.training.compilation import choose as choose_compile
 from reslab.training.compilation import uses_cuda_graphs
-from reslab.training.config import TrainConfig, config_changes, deviations, lr_at
+from reslab.training.config import TrainConfig, config_changes, lr_at
 from reslab.training.device import device_name, rng_state, set_rng_state
 from reslab.training.finite import FiniteWatch
 from reslab.training.history import History
 from reslab.training.precision import autocast
-from reslab.training.recipes import HE2016
+from reslab.training.recipes import HE2016, deviations
 from reslab.training.replicas import (OneNet, StackedNets, build_net, build_options,
                                       channels_last)
 
