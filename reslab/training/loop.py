@@ -103,11 +103,12 @@ def train_periods(runs: Sequence[Run], evaluation: tuple[torch.Tensor, torch.Ten
     base, device = runs[0].config, runs[0].device
     every = base.eval_every or runs[0].loaders[0].steps_per_epoch
     step = min(r.step for r in runs)
+    streams = side_streams(runs, device)  # made once: a sweep's nets overlap on the GPU
     with bar:
         bar.update(step)
         while step < base.iterations:
             end = min(base.iterations, (step // every + 1) * every)
-            train_steps(runs, step, end, after_each=lambda: bar.update(1))
+            train_steps(runs, step, end, streams, after_each=lambda: bar.update(1))
             for run in runs:
                 if run.trained_this_period:  # a resumed run may be a period ahead
                     records = run.end_period(*evaluation)
