@@ -86,8 +86,7 @@ def check_seeds(ctx: Context) -> Result:
     from reslab.training.seeds import seed_run
     configs = [ctx.config(seed=s, amp=False, channels_last=False) for s in (0, 1)]
     batch = seed_run(configs, ctx.data, ctx.device)
-    for _ in range(4):
-        batch.train_step()
+    train_steps([batch], None, 4)
     solo = trained_weights(ctx, 4, seed=1, amp=False, channels_last=False, cuda_graph=False)
     together = [t.float().cpu() for t in batch.net(1).state_dict().values()]
     status, detail = verdict(largest_difference(together, solo), 1e-2 if ctx.cuda else 1e-4,

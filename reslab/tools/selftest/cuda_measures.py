@@ -60,12 +60,10 @@ def check_seeds_speed(ctx: Context) -> Result:
     from reslab.training.seeds import seed_run
     configs = [ctx.config(seed=s, iterations=64_000) for s in range(5)]
     batch = seed_run(configs, ctx.data, ctx.device)
-    for _ in range(3):
-        batch.train_step()
+    train_steps([batch], None, 3)
     synchronize(ctx.device)
     start = time.perf_counter()
-    for _ in range(30):
-        batch.train_step()
+    train_steps([batch], None, 30)
     synchronize(ctx.device)
     together = 30 / (time.perf_counter() - start)
     alone, _ = steps_per_s(ctx, ctx.config(iterations=64_000, cuda_graph=False), steps=30)
