@@ -27,33 +27,33 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (arguments, benchmark_data, gpu_target, timed,  # noqa: E402
                                write_result)
-from reslab.training import fastpath  # noqa: E402
-from reslab.training import distributed
-from reslab.training.config import config_from
+from reslab.training import distributed, fastpath  # noqa: E402
+from reslab.training.config import config_from  # noqa: E402
 from reslab.training.device import pick_device  # noqa: E402
-from reslab.training.loop import make_loader, side_streams, train_all  # noqa: E402
-from reslab.training.run import Run
+from reslab.training.loop import side_streams, train_steps  # noqa: E402
+from reslab.training.replicas import channels_last  # noqa: E402
+from reslab.training.run import Run, make_loader  # noqa: E402
 
 NETS = [f"{family}{depth}" for family in ("plain", "resnet") for depth in (20, 32, 44, 56)]
 FULL_SCHEDULE, TARGET_SECONDS = 64_000, 300
 
 
 def build(models: list[str], data, device: torch.device, compile_: bool):
-    """The trainer's runs of ``models`` (graphs attached where they apply), and their loader."""
+    """The trainer's runs of ``models`` (whole-step graphs where they apply), and their
+    loader."""
     configs = [config_from("smoke", model=m, train_subset=None, test_subset=None,
                            iterations=FULL_SCHEDULE, device=str(device), compile=compile_)
                for m in models]
-    runs = [Run(m, c, data, device, None) for m, c in zip(models, configs)]
-    loader = make_loader(configs[0], data, device, distributed.Process(), runs[0].channels_last)
-    fastpath.attach(runs, loader, verbose=False)
+    loader = make_loader(configs[0], data, device, distributed.Process(),
+                         channels_last(configs[0]))
+    runs = [Run(m, c, data, device, None, loader=loader, whole_step=fastpath.when_supported)
+            for m, c in zip(models, configs)]
     return runs, loader
 
 
 def steps(runs, loader, count: int, streams) -> None:
     """``count`` lockstep steps of ``runs`` (all at the same step), as ``fit`` takes them."""
-    start = runs[0].step
-    for s in range(start, start + count):
-        train_all(runs, s, loader, streams)
+    train_steps(runs, runs[0].step, runs[0].step + count, streams)
 
 
 def measure(runs, loader, iterations: int, warmup: int, device: torch.device) -> dict:

@@ -24,12 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (arguments, benchmark_data, gpu_target, timed,  # noqa: E402
                                write_result)
 from reslab.models import build_model  # noqa: E402
-from reslab.training import fastpath  # noqa: E402
-from reslab.training import distributed
-from reslab.training.config import config_from
+from reslab.training import distributed, fastpath  # noqa: E402
+from reslab.training.config import config_from  # noqa: E402
 from reslab.training.device import pick_device  # noqa: E402
-from reslab.training.loop import make_loader, train_all  # noqa: E402
-from reslab.training.run import Run
+from reslab.training.loop import train_steps  # noqa: E402
+from reslab.training.replicas import channels_last  # noqa: E402
+from reslab.training.run import Run, make_loader  # noqa: E402
 
 TARGET_RATIO = 10  # the kit's GPU target: 10x the DataLoader loop's images/s
 
@@ -93,13 +93,11 @@ def kit_images_per_s(model_name: str, data, batch: int, steps: int, warmup: int,
     config = config_from("smoke", model=model_name, batch_size=batch, device=str(device),
                          compile=compile, train_subset=None, test_subset=None,
                          iterations=warmup + steps)
-    run = Run(model_name, config, data, device, None)
-    loader = make_loader(config, data, device, distributed.Process(), run.channels_last)
-    fastpath.attach([run], loader, verbose=False)
-    for s in range(warmup):
-        train_all([run], s, loader, None)
-    seconds = timed(lambda: [train_all([run], s, loader, None)
-                             for s in range(warmup, warmup + steps)], device)
+    loader = make_loader(config, data, device, distributed.Process(), channels_last(config))
+    run = Run(model_name, config, data, device, None, loader=loader,
+              whole_step=fastpath.when_supported)
+    train_steps([run], 0, warmup, None)
+    seconds = timed(lambda: train_steps([run], warmup, warmup + steps, None), device)
     return steps * batch / seconds
 
 

@@ -1,6 +1,8 @@
-"""The command line: ``python -m reslab {demo,train,models,data,assignments}``.
+"""The command line: ``python -m reslab {demo,train,models,assignments,findings,data,selftest}``.
 
-Every bad argument ends with exit code 2 and one line on stderr saying what is wrong.
+Every bad argument ends with exit code 2 and one line on stderr saying what is wrong. The help
+of each option of ``train`` that sets a training field is that field's help in
+:class:`~reslab.training.config.TrainConfig`.
 """
 from __future__ import annotations
 
@@ -187,18 +189,29 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
+DESCRIPTION = ("reslab: a course and reproduction kit for deep residual networks. Every bad "
+               "argument ends with exit code 2 and one line on stderr saying what is wrong.")
+
+
+def field_help(name: str) -> str:
+    """A :class:`~reslab.training.config.TrainConfig` field's help, as argparse prints it."""
+    from reslab.training.config import field_help as help_of
+    return help_of(name).replace("%", "%%")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m reslab", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m reslab", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
-                                metavar="{demo,train,models,assignments,data}")
+                                title="commands")
 
     demo = sub.add_parser("demo", help="train plain-20/56 and ResNet-20/56 briefly; plot Fig. 6")
     demo.add_argument("--out", default="runs/demo", help="folder for runs and the figure")
-    demo.add_argument("--iterations", type=_positive_int, default=200)
+    demo.add_argument("--iterations", type=_positive_int, default=200,
+                      help="iterations per net (default 200)")
     demo.set_defaults(func=_demo)
 
     train = sub.add_parser("train", help="train one model (resumable)")
-    train.add_argument("--model", required=True, help="a name from `python -m reslab models`")
+    train.add_argument("--model", required=True, help=field_help("model"))
     train.add_argument("--dataset", default="auto",
                        help="cifar10, cifar100, svhn, fashion-mnist, cifar10-jpeg, shapes10, "
                             "imagefolder:PATH, or auto")
@@ -213,21 +226,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue the run in --out")
     train.add_argument("--option", action="append", type=_model_option, metavar="KEY=VALUE",
                        help="model option, e.g. --option shortcut=B (repeatable)")
-    train.add_argument("--lr", type=_positive_float)
-    train.add_argument("--batch-size", type=_positive_int)
-    train.add_argument("--seed", type=_nonnegative_int)
-    train.add_argument("--train-subset", type=_positive_int)
-    train.add_argument("--test-subset", type=_positive_int)
-    train.add_argument("--eval-every", type=_positive_int, help="iterations between evaluations")
-    train.add_argument("--validation", action="store_true",
-                       help="evaluate on 5k images held out of the training set (45k/5k)")
-    train.add_argument("--warmup", default="auto", choices=["auto", "on", "off"])
-    train.add_argument("--device", help="cpu, cuda, cuda:1 (default: auto)")
-    train.add_argument("--compile", action="store_true", help="torch.compile the model")
+    train.add_argument("--lr", type=_positive_float, help=field_help("lr"))
+    train.add_argument("--batch-size", type=_positive_int, help=field_help("batch_size"))
+    train.add_argument("--seed", type=_nonnegative_int, help=field_help("seed"))
+    train.add_argument("--train-subset", type=_positive_int, help=field_help("train_subset"))
+    train.add_argument("--test-subset", type=_positive_int, help=field_help("test_subset"))
+    train.add_argument("--eval-every", type=_positive_int, help=field_help("eval_every"))
+    train.add_argument("--validation", action="store_true", help=field_help("validation"))
+    train.add_argument("--warmup", default="auto", choices=["auto", "on", "off"],
+                       help=field_help("warmup"))
+    train.add_argument("--device", help=field_help("device"))
+    train.add_argument("--compile", action="store_true", help=field_help("compile"))
     train.add_argument("--checkpoint-activations", action="store_true",
-                       help="store only block inputs, recompute in backward (less memory)")
+                       help=field_help("activation_checkpointing"))
     train.add_argument("--deterministic", action="store_true",
-                       help="deterministic algorithms only (bitwise-reproducible on CPU)")
+                       help=field_help("deterministic"))
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
 
@@ -242,9 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     found = sub.add_parser("findings", help="every notebook's default experiment for several "
                            "seeds; the table of the papers' findings they show")
-    found.add_argument("--budget", default="quick", choices=list(BUDGETS))
-    found.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    found.add_argument("--dataset", default="auto")
+    found.add_argument("--budget", default="quick", choices=list(BUDGETS),
+                       help="data sizes and length of every experiment (default: quick)")
+    found.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
+                       help="the seeds to run (default: 0 1 2)")
+    found.add_argument("--dataset", default="auto", help=field_help("dataset"))
     found.add_argument("--notebooks", nargs="+", choices=[f"0{i}" for i in range(1, 9)],
                        help="only these notebooks (default: 01 ... 08)")
     found.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -256,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("name", nargs="?", help="dataset to fetch/load")
     data.set_defaults(func=_data)
     _add_selftest(sub)
+    sub.metavar = "{" + ",".join(sub.choices) + "}"  # every command, in the usage line too
     return parser
 
 

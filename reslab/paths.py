@@ -33,8 +33,48 @@ def runs_dir() -> Path:
 
 
 def results_dir() -> Path:
-    """The kit's committed reference results (``results/`` of a checkout)."""
+    """The kit's committed reference results (``results/`` of a checkout, or
+    ``$RESLAB_RESULTS``). Its layout is written here once, and every script, tool and test
+    goes through these functions:
+
+    * ``<set>/run.json``, ``<set>/<label>/history.json``: a reference set
+      (:func:`reference_dir`, read by :mod:`reslab.course.results`);
+    * ``findings-<budget>-<device>/``: the findings table and its runs (:func:`findings_dir`);
+    * ``pretrained-akamaster/``: the fully trained nets' measurements (:func:`pretrained_dir`);
+    * ``course-timing-<budget>-<device>/``: how long the notebooks take (:func:`timing_dir`);
+    * ``browser-test/``: screenshots of a notebook in a browser (:func:`browser_test_dir`).
+    """
     return Path(os.environ.get("RESLAB_RESULTS", REPO_DIR / "results")).expanduser()
+
+
+def reference_dir(name: str) -> Path:
+    """``results/<name>``: a committed reference set."""
+    return results_dir() / name
+
+
+def findings_dir(budget: str, device: str) -> Path:
+    """``results/findings-<budget>-<device>`` (device ``cpu`` or ``gpu``): ``FINDINGS.md``,
+    ``findings.json``, ``run.json`` and ``seed<k>/<notebook>/`` (see
+    :mod:`reslab.tools.run_findings`)."""
+    return results_dir() / f"findings-{budget}-{device}"
+
+
+PRETRAINED = "pretrained-akamaster"
+
+
+def pretrained_dir() -> Path:
+    """``results/pretrained-akamaster``: the four fully trained ResNets, measured."""
+    return results_dir() / PRETRAINED
+
+
+def timing_dir(budget: str, device: str) -> Path:
+    """``results/course-timing-<budget>-<device>``: ``timing.json`` and ``TIMING.md``."""
+    return results_dir() / f"course-timing-{budget}-{device}"
+
+
+def browser_test_dir() -> Path:
+    """``results/browser-test``: the browser test's screenshots."""
+    return results_dir() / "browser-test"
 
 
 def shared_dirs() -> list[Path]:

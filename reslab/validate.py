@@ -2,8 +2,8 @@
 the model builders): each bad input is one ``ValueError`` line.
 
 Every message names the offending value and says what would be accepted. The trainer calls
-:func:`check_config` when a :class:`~reslab.training.config.TrainConfig` is made,
-:func:`check_device` when it picks the device, :func:`check_output_folder` before it locks a
+the checks below when a :class:`~reslab.training.config.TrainConfig` is made (its
+``check_config``), :func:`check_device` when it picks the device, :func:`check_output_folder` before it locks a
 run folder and :func:`check_data` once the dataset is loaded; the command line calls the
 same functions before it loads any data, so a mistake costs seconds, not a training period.
 """
@@ -67,42 +67,6 @@ def check_positive_whole(name: str, value: Any) -> None:
     """``value`` must be a positive whole number (a count of iterations, images, classes)."""
     if not _is_int(value) or value < 1:
         raise ValueError(f"{name} must be a positive whole number (got {value!r})")
-
-
-def check_config(config: Any) -> None:
-    """Types and ranges of a training config's fields (a ``TrainConfig``)."""
-    for name in ("lr", "warmup_lr", "lr_decay"):
-        check_number(name, getattr(config, name))
-    for name in ("momentum", "weight_decay"):
-        check_number(name, getattr(config, name), strict=False)
-    check_number("warmup_until_error", config.warmup_until_error, strict=False)
-    check_count("seed", config.seed, low=0)
-    for name in ("train_subset", "test_subset", "eval_every"):
-        check_count(name, getattr(config, name), optional=True)
-    if config.amp not in (None, True, False, "bf16", "fp16"):
-        raise ValueError(f"amp must be True, False, None, 'bf16' or 'fp16' (got {config.amp!r})")
-    if config.channels_last not in (None, True, False):
-        raise ValueError(f"channels_last must be True, False or None "
-                         f"(got {config.channels_last!r})")
-    if not (isinstance(config.compile, bool) or config.compile in (*COMPILE_MODES, "auto")):
-        raise ValueError(f"compile must be True, False, 'auto' or a torch.compile mode "
-                         f"({', '.join(COMPILE_MODES)}); got {config.compile!r}")
-    if not isinstance(config.model_options, dict):
-        raise ValueError(f"model_options must be a dict of option names to values "
-                         f"(got {config.model_options!r})")
-    parse_device(config.device)
-    for name in ("iterations", "batch_size", "warmup_window"):
-        check_positive_whole(name, getattr(config, name))
-    if not isinstance(config.linear_warmup, int) or config.linear_warmup < 0:
-        raise ValueError(f"linear_warmup is a number of iterations >= 0 "
-                         f"(got {config.linear_warmup!r})")
-    if not config.lr > 0:
-        raise ValueError(f"lr must be positive (got {config.lr!r})")
-    if not all(0 < m < 1 for m in config.milestones):
-        raise ValueError(f"milestones are fractions of the run in (0, 1), e.g. (0.5, 0.75);"
-                         f" got {config.milestones}")
-    check_choice("warmup", config.warmup, ("auto", "on", "off"))
-    check_choice("normalize", config.normalize, ("pixel", "channel", "none"))
 
 
 def parse_device(name: Any) -> torch.device | None:

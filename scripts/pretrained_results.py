@@ -27,6 +27,7 @@ from reslab.course import fully_trained  # noqa: E402
 from reslab.course import findings_table
 from reslab.data import load_dataset  # noqa: E402
 from reslab.models.pretrained import licence_notice  # noqa: E402
+from reslab.paths import findings_dir, pretrained_dir  # noqa: E402
 
 
 def main() -> None:
@@ -41,7 +42,7 @@ def main() -> None:
                                  data.eval_images, data.eval_labels)
     responses = fully_trained.responses(nets, data.eval_images[:args.response_images])
     found = fully_trained.findings(errors, responses, data.name, len(data.eval_labels))
-    folder = ROOT / "results" / fully_trained.FOLDER
+    folder = pretrained_dir()
     folder.mkdir(parents=True, exist_ok=True)
     provenance = {n: {k: v for k, v in m.provenance.items() if k not in ("loaded_from",
                                                                           "licence_text")}
@@ -65,7 +66,7 @@ def main() -> None:
     for name, value in files.items():
         (folder / f"{name}.json").write_text(json.dumps(value, indent=1) + "\n")
     (folder / "LICENSE-akamaster.txt").write_text(licence_notice())
-    table = ROOT / "results" / "findings-quick-cpu" / "FINDINGS.md"  # gains the section
+    table = findings_dir("quick", "cpu") / "FINDINGS.md"  # gains the section
     if table.exists():
         table.write_text(findings_table.with_full_schedule(table.read_text()))
     for n in nets:

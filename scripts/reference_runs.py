@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 import reslab  # noqa: E402
 from reslab.models.analysis import layer_responses  # noqa: E402
+from reslab.paths import results_dir  # noqa: E402
 from reslab.training.budget import BUDGETS  # noqa: E402
 from reslab.training.checkpoint import atomic_write_json  # noqa: E402
 from reslab.training.loop import prepare_data  # noqa: E402
@@ -89,7 +90,7 @@ def main() -> None:
     parser.add_argument("--fp32", action="store_true",
                         help="instability only: no autocast (the set is named ...-fp32)")
     parser.add_argument("--runs", type=Path, help="checkpoints (default runs/reference-<budget>)")
-    parser.add_argument("--results", type=Path, default=ROOT / "results",
+    parser.add_argument("--results", type=Path, default=results_dir(),
                         help="where the set is stored (default results/)")
     parser.add_argument("--pause-after", type=float, metavar="SECONDS",
                         help="stop cleanly at the first evaluation after this many seconds")

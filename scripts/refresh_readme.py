@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from reslab import paper  # noqa: E402
 from reslab.course import findings_table, ledger
 from reslab.course import timing as course_timing
-from reslab.paths import results_dir  # noqa: E402
+from reslab.paths import findings_dir, pretrained_dir, reference_dir  # noqa: E402
 from reslab.training.history import History  # noqa: E402
 
 NETS = {"plain20": "plain-20", "plain56": "plain-56", "resnet20": "ResNet-20",
@@ -50,7 +50,7 @@ def reproduction() -> str:
     def runs(folder: Path, net: str) -> list[History]:
         return [History.load(p) for p in sorted(folder.glob(f"{net}/history.json"))]
 
-    quick = results_dir() / "findings-quick-cpu"
+    quick = findings_dir("quick", "cpu")
     lines = ["| net | paper, full schedule (test error) | kit, full schedule on a GPU | "
              "kit, medium budget on CPU (cifar10-jpeg), seed 0: train / test error | "
              "kit, quick budget on CPU (cifar10-jpeg), mean of seeds: train / test error |",
@@ -61,9 +61,9 @@ def reproduction() -> str:
                  f"(Gelda: {100 - paper.GELDA_ACCURACY['plain'][depth]:.2f})")
         lines.append(" | ".join([
             f"| {name}", cited,
-            _errors(runs(results_dir() / "gpu-full-degradation", net)).replace(
+            _errors(runs(reference_dir("gpu-full-degradation"), net)).replace(
                 "not run", "not run yet"),
-            _errors(runs(results_dir() / "cpu-medium-degradation", net)),
+            _errors(runs(reference_dir("cpu-medium-degradation"), net)),
             _errors([h for s in sorted(quick.glob("seed*")) for h in runs(s / "01", net)]),
         ]) + " |")
     return "\n".join(lines)
@@ -71,7 +71,7 @@ def reproduction() -> str:
 
 def pretrained() -> str:
     """The fully trained nets: Table 6, the publisher's error, and the committed measurement."""
-    folder = results_dir() / findings_table.FULL_FOLDER
+    folder = pretrained_dir()
     run = json.loads((folder / "run.json").read_text())
     errors = json.loads((folder / "errors.json").read_text())
     responses = json.loads((folder / "responses.json").read_text())

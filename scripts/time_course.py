@@ -33,6 +33,7 @@ import torch  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
 from reslab.course.timing import markdown  # noqa: E402
+from reslab.paths import timing_dir  # noqa: E402
 from reslab.training.budget import BUDGETS  # noqa: E402
 
 
@@ -106,7 +107,7 @@ def main() -> None:
     info["datasets"] = sorted({json.loads(p.read_text())["meta"]["dataset"] for p in runs})
     info["total_seconds"] = round(sum(t["seconds"] for t in info["notebooks"].values()), 1)
     device = "gpu" if torch.cuda.is_available() else "cpu"
-    out = ROOT / "results" / f"course-timing-{args.budget}-{device}"
+    out = timing_dir(args.budget, device)
     out.mkdir(parents=True, exist_ok=True)
     (out / "timing.json").write_text(json.dumps(info, indent=1) + "\n")
     (out / "TIMING.md").write_text(markdown(info))

@@ -3,6 +3,7 @@ module's private names, no file over 600 lines, at most 10 modules at the packag
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "reslab"
@@ -190,3 +191,52 @@ def test_the_private_name_check_finds_a_reach_into_another_modules_field(tmp_pat
         assert _private_uses() == ["reslab.b:2 uses run._loss"]
     finally:
         del MODULES["reslab.a"], MODULES["reslab.b"]
+
+
+# Issue 27: tests go through public interfaces, so a refactor that keeps behaviour keeps them.
+
+TESTS = Path(__file__).resolve().parent
+
+
+def _test_reaches(files: dict[str, Path]) -> list[str]:
+    """Where ``files`` use one of reslab's own ``_names``: an attribute (``run._loss``), a
+    name given to ``setattr``/``monkeypatch.setattr`` (``"_write_file"``) or an import."""
+    reslab = set().union(*(_own_private_attributes(ast.parse(p.read_text()))
+                           for p in MODULES.values()))
+    found = []
+    for name, path in files.items():
+        tree = ast.parse(path.read_text())
+        own = _own_private_attributes(tree)
+        for node in ast.walk(tree):
+            used = None
+            if isinstance(node, ast.Attribute) and not (
+                    isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                used = node.attr
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                used = [node.value, *re.findall(r"\.(_[A-Za-z]\w*)", node.value)]  # and code
+            elif isinstance(node, ast.alias):
+                used = node.name
+            for one in [used] if isinstance(used, str) else used or []:
+                if re.fullmatch(r"_[A-Za-z]\w*[^_]", one) and one in reslab and one not in own:
+                    found.append((name, getattr(node, "lineno", 0), one))
+    return [f"{name}:{line} uses {one}" for name, line, one in sorted(found)]
+
+
+def test_no_test_reaches_into_reslabs_private_names():
+    files = {p.name: p for p in sorted(TESTS.glob("*.py")) if p.name != Path(__file__).name}
+    assert _test_reaches(files) == []
+
+
+def test_the_test_reach_check_can_fail(tmp_path):
+    (tmp_path / "test_x.py").write_text(
+        "def test(monkeypatch, C, run):\n    monkeypatch.setattr(C, '_write_file', None)\n"
+        "    return run._loss\nSCRIPT = 'real = C._write_file'\n")
+    MODULES["reslab.a"] = tmp_path / "a.py"
+    (tmp_path / "a.py").write_text("class Run:\n    def __init__(self):\n        self._loss = 0\n"
+                                   "def _write_file():\n    pass\n")
+    try:
+        assert _test_reaches({"test_x.py": tmp_path / "test_x.py"}) == [
+            "test_x.py:2 uses _write_file", "test_x.py:3 uses _loss",
+            "test_x.py:4 uses _write_file"]
+    finally:
+        del MODULES["reslab.a"]

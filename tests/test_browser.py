@@ -41,9 +41,11 @@ from pathlib import Path
 
 import pytest
 
+from reslab.paths import browser_test_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "01_degradation.ipynb"
-SHOTS = ROOT / "results" / "browser-test"
+SHOTS = browser_test_dir()
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update",

@@ -47,14 +47,14 @@ def save(folder, state, real=C.save_checkpoint):
     saves["n"] += 1
     return real(folder, state)
 
-def write(path, data, real=C._write_file):
+def write(path, data, real=C.write_file):
     if where == "write" and saves["n"] == nth and path.name.startswith(".checkpoint"):
         with open(path, "wb") as f:
             f.write(data[: len(data) // 2]); f.flush(); os.fsync(f.fileno())
         pause()
     real(path, data)
 
-def promote(tmp, folder, real=C._promote):
+def promote(tmp, folder, real=C.promote):
     if where == "promote" and saves["n"] == nth:
         pause()
     real(tmp, folder)
@@ -64,7 +64,7 @@ def replace(src, dst, real=os.replace):
     if where == "rename" and saves["n"] == nth and str(dst).endswith(C.PREVIOUS):
         pause()
 
-C.save_checkpoint, C._write_file, C._promote, os.replace = save, write, promote, replace
+C.save_checkpoint, C.write_file, C.promote, os.replace = save, write, promote, replace
 import reslab.training.run
 reslab.training.run.save_checkpoint = save
 from reslab.cli import main
@@ -248,3 +248,23 @@ def test_two_process_gloo_training_matches_single_process(tmp_path):
         assert b["train_loss"] == pytest.approx(a["train_loss"], rel=0.15)
     first_a, first_b = one["records"][0], two["records"][0]
     assert abs(first_a["train_error"] - first_b["train_error"]) < 0.1
+
+
+def test_help_names_every_command_and_option(capsys):
+    """Issue 27: the usage line names every command, the description is plain text, and
+    every option of every command says what it does (``train``'s from TrainConfig's fields)."""
+    from reslab.cli import build_parser
+    from reslab.training.config import field_help
+    parser = build_parser()
+    usage = parser.format_usage()
+    commands = parser._subparsers._group_actions[0].choices
+    assert set(commands) == {"demo", "train", "models", "assignments", "findings", "data",
+                             "selftest"}
+    assert all(name in usage for name in commands)
+    assert "``" not in parser.format_help() and ":func:" not in parser.format_help()
+    for name, sub in commands.items():
+        for action in sub._actions:
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+    train = {a.dest: a.help for a in commands["train"]._actions}
+    for option in ("lr", "batch_size", "seed", "train_subset", "test_subset", "warmup"):
+        assert train[option] == field_help(option).replace("%", "%%"), option

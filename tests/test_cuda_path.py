@@ -21,9 +21,10 @@ from reslab import training as T
 from reslab.data import SHAPES10_CLASSES, ImageDataset, make_shapes10
 from reslab.models import build_model
 from reslab.training import compilation, determinism, distributed, fastpath, precision
-from reslab.training import run as run_module
+from reslab.training import replicas
 from reslab.training.activation_checkpointing import set_activation_checkpointing
 from reslab.training.checkpoint import load_checkpoint
+from reslab.training.finite import NEVER
 
 TINY_NET = {"model": "resnet", "model_options": {"depth": 8, "widths": (4, 8, 8)}}
 SMALL = dict(batch_size=32, device="cpu", train_subset=None, test_subset=None)
@@ -49,7 +50,9 @@ def _fit(data, out=None, **overrides):
 def _state(run: T.Run) -> dict[str, torch.Tensor]:
     momentum = {f"momentum.{i}": run.optimizer.state[p]["momentum_buffer"]
                 for i, p in enumerate(run.model.parameters()) if p in run.optimizer.state}
-    return {**run.model.state_dict(), **momentum, "loss": run._loss, "errors": run._errors}
+    sums = run.step_tensors()
+    return {**run.model.state_dict(), **momentum, "loss": sums["train loss sum"],
+            "errors": sums["training errors"]}
 
 
 def _assert_same(a: dict, b: dict) -> None:
@@ -126,9 +129,9 @@ def test_whole_step_graphs_get_side_streams_but_compiled_graphs_do_not(monkeypat
     eager = [SimpleNamespace(shares_graph_pool=False) for _ in range(3)]
     assert len(T.side_streams(eager, cuda)) == 3
     assert T.side_streams(eager, torch.device("cpu")) is None
-    whole_step = T.Run("tiny", _config(), shapes, torch.device("cpu"), None)
+    whole_step = T.Run("tiny", _config(), shapes, torch.device("cpu"), None,
+                       whole_step=lambda run, loader: object())  # as a run on a GPU has
     whole_step.device = cuda
-    whole_step.whole_step = object()  # as fastpath.attach leaves a run on a GPU
     assert whole_step.uses_cuda_graphs and not whole_step.shares_graph_pool
     assert len(T.side_streams(eager[:2] + [whole_step], cuda)) == 3
     run = T.Run("tiny", _config(compile="reduce-overhead"), shapes, torch.device("cpu"), None)
@@ -243,9 +246,9 @@ def test_images_are_counted_as_each_process_saw_them(monkeypatch, shapes):
     x, y = shapes.train_images[:31].float() / 255, shapes.train_labels[:31]
     for _ in range(2):
         run.train_step(x, y)
-    own_loss, own_errors = run._loss.item(), run._errors.item()
-    loader = T.make_loader(run.config, shapes, run.device, distributed.Process(), False)
-    record = run.end_period(shapes.eval_images[:31], shapes.eval_labels[:31], loader)
+    sums = run.step_tensors()
+    own_loss, own_errors = sums["train loss sum"].item(), sums["training errors"].item()
+    record, = run.end_period(shapes.eval_images[:31], shapes.eval_labels[:31])
     assert record["train_loss"] == pytest.approx((own_loss + 2 * 33 * 2.5) / 128, rel=1e-5)
     assert record["train_error"] == pytest.approx((own_errors + 2 * 33 * 0.75) / 128, rel=1e-5)
 
@@ -281,7 +284,7 @@ def test_auto_picks_apples_gpu_in_fp32(monkeypatch):
 
 def test_fp16_with_a_gradient_scaler_trains_and_resumes(monkeypatch, tmp_path, shapes):
     """The T4/V100 branch (fp16 autocast, scaled loss), run with the CPU's scaler."""
-    monkeypatch.setattr(run_module, "grad_scaler", lambda device, dtype: torch.amp.GradScaler(
+    monkeypatch.setattr(replicas, "grad_scaler", lambda device, dtype: torch.amp.GradScaler(
         "cpu", init_scale=2.0 ** 8))
     history = _fit(shapes, tmp_path, iterations=4, eval_every=2, amp="fp16")
     assert history.meta["precision"] == "float16"
@@ -314,10 +317,14 @@ def test_a_prebuilt_net_with_submodules_in_eval_mode_trains_in_train_mode(shapes
     assert all(m.training for m in net.modules())
 
 
-def _runs_and_loader(shapes, **overrides):
+def _runs_and_loader(shapes, graphed: bool = False, **overrides):
+    """An eager run and a second run (given a whole-step graph when ``graphed``) sharing a
+    loader, as a sweep's."""
     config = _config(**overrides)
-    runs = [T.Run("tiny", config, shapes, torch.device("cpu"), None) for _ in range(2)]
     loader = T.make_loader(config, shapes, torch.device("cpu"), distributed.Process(), True)
+    steps = (None, fastpath.WholeStep if graphed else fastpath.when_supported)
+    runs = [T.Run("tiny", config, shapes, torch.device("cpu"), None, loader=loader,
+                  whole_step=step) for step in steps]
     return runs, loader
 
 
@@ -333,13 +340,12 @@ def test_whole_step_batch_is_the_loaders_batch(shapes):
 def test_whole_step_body_computes_the_eager_step(shapes):
     """The body a CUDA graph captures, run directly with a device-tensor learning rate, gives
     bitwise the weights, momentum and metric sums of the trainer's eager step."""
-    (eager, graphed), loader = _runs_and_loader(shapes, warmup="on", warmup_window=2)
-    graphed.whole_step = fastpath.WholeStep(graphed, loader)
+    (eager, graphed), loader = _runs_and_loader(shapes, True, warmup="on", warmup_window=2)
     graphed.whole_step.eager = True  # no capture on the CPU: the body runs as it is
     assert isinstance(graphed.optimizer.param_groups[0]["lr"], torch.Tensor)
     for s in range(10):
-        T.train_all([eager, graphed], s, loader, None)
-        assert eager.last_lr == graphed.last_lr and eager.warming == graphed.warming
+        T.train_all([eager, graphed], s, None)
+        assert eager.last_lrs == graphed.last_lrs and eager.warming == graphed.warming
     _assert_same(_state(eager), _state(graphed))
 
 
@@ -373,10 +379,9 @@ def test_failed_capture_puts_the_run_back_and_trains_eagerly(monkeypatch, capsys
     """The warm-up trains for real; when it or the capture then fails, the run must continue
     from where it was before the warm-up, as if the graph had never been tried."""
     _fake_cuda(monkeypatch, fail_in)
-    (eager, graphed), loader = _runs_and_loader(shapes)
-    graphed.whole_step = fastpath.WholeStep(graphed, loader)
+    (eager, graphed), loader = _runs_and_loader(shapes, True)
     for s in range(5):
-        T.train_all([eager, graphed], s, loader, None)
+        T.train_all([eager, graphed], s, None)
     _assert_same(_state(eager), _state(graphed))
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines == ["reslab: tiny: whole-step CUDA graph capture failed (RuntimeError: CUDA "
@@ -418,8 +423,7 @@ def _graphed_pair(monkeypatch, shapes, **graph):
             entered.pop()
 
     _fake_streams(monkeypatch, stream)
-    (eager, graphed), loader = _runs_and_loader(shapes)
-    graphed.whole_step = fastpath.WholeStep(graphed, loader)
+    (eager, graphed), loader = _runs_and_loader(shapes, True)
     monkeypatch.setattr(torch.cuda, "CUDAGraph",
                         lambda: _FakeGraph(graphed.whole_step, **graph))
     return eager, graphed, loader, entered
@@ -428,7 +432,7 @@ def _graphed_pair(monkeypatch, shapes, **graph):
 def test_a_graph_that_agrees_with_the_eager_step_is_kept(monkeypatch, capsys, shapes):
     eager, graphed, loader, _ = _graphed_pair(monkeypatch, shapes)
     for s in range(5):
-        T.train_all([eager, graphed], s, loader, None)
+        T.train_all([eager, graphed], s, None)
     assert graphed.whole_step.graph is not None and not graphed.whole_step.eager
     assert fastpath.AGREES == {"cpu": True}
     _assert_same(_state(eager), _state(graphed))
@@ -446,7 +450,7 @@ def test_a_graph_that_disagrees_with_the_eager_step_falls_back_in_one_line(monke
 
     eager, graphed, loader, _ = _graphed_pair(monkeypatch, shapes, corrupt=corrupt)
     for s in range(5):
-        T.train_all([eager, graphed], s, loader, None)
+        T.train_all([eager, graphed], s, None)
     assert graphed.whole_step.graph is None and graphed.whole_step.eager
     _assert_same(_state(eager), _state(graphed))
     lines = capsys.readouterr().out.strip().splitlines()
@@ -465,7 +469,7 @@ def test_a_failing_capture_end_leaves_the_capture_stream(monkeypatch, capsys, sh
     ``capture_end`` raised, so the eager fallback ran on it for the rest of the process."""
     eager, graphed, loader, entered = _graphed_pair(monkeypatch, shapes, end_fails=True)
     for s in range(4):
-        T.train_all([eager, graphed], s, loader, None)
+        T.train_all([eager, graphed], s, None)
         assert entered == []  # no stream context is left open after a step
     assert graphed.whole_step.eager
     _assert_same(_state(eager), _state(graphed))
@@ -504,10 +508,10 @@ def test_the_warm_up_does_not_move_the_step_counter_or_the_finiteness_watch(shap
     for _ in range(3):
         step.body()
     assert int(run.step_tensors()["step counter"]) == 3
-    assert run._watch.first_bad_step() == 1
+    assert int(run.step_tensors()["first non-finite step"]) == 1
     fastpath.restore(run, saved)
     assert int(run.step_tensors()["step counter"]) == 0
-    assert run._watch.first_bad_step() is None
+    assert int(run.step_tensors()["first non-finite step"]) == NEVER
     assert torch.isfinite(run.model.head[2].bias).all()
 
 
@@ -526,7 +530,6 @@ def test_cudnn_autotunes_cuda_runs_and_is_restored(monkeypatch):
 
 def test_whole_step_graphs_only_where_they_apply(capsys, shapes):
     (run, _), loader = _runs_and_loader(shapes, cuda_graph=True)
-    fastpath.attach([run], loader)
     assert run.whole_step is None
     assert "no whole-step CUDA graph (it needs a CUDA GPU); training eagerly" in \
         capsys.readouterr().out
@@ -587,6 +590,6 @@ def test_compile_auto_follows_the_measured_rule(monkeypatch, shapes):
     assert compilation.choose(True, cpu, 8) is True
     assert compilation.choose("max-autotune", cpu, 8) == "max-autotune"
     run = T.Run("tiny", _config(compile="auto", iterations=64_000), shapes, cpu, None)
-    assert run.compile is False and run.forward is run.model
+    assert run.compile is False and run.nets.forward is run.model
     run.device = cuda  # on a GPU "auto" keeps the whole-step graph
     assert fastpath.unsupported(run) is None

@@ -6,7 +6,9 @@ import json
 import pytest
 
 from reslab.cli import main
+from reslab.paths import findings_dir
 from reslab.course import experiments, findings
+from reslab.course.lessons.finding import chance_share
 from reslab.training.history import History
 
 
@@ -34,25 +36,24 @@ def test_a_loss_above_chance_has_not_left_chance_level():
     """ln 10 = 2.303: a loss well above it (ResNet-56 at lr 0.1 jumps to 2.8) counts as at
     chance, and so does an error of 90% or more (He et al.'s "<90% error" mark)."""
     above = _history("resnet56", 0.84, 0.8, losses=(2.83, 2.0, 1.8, 1.7))
-    assert findings.chance_share(above) == pytest.approx(0.25)
+    assert chance_share(above) == pytest.approx(0.25)
     guessing = _history("plain56", 0.91, 0.9, losses=(2.2,))   # below ln 10, but 91% error
-    assert findings.chance_share(guessing) == 1.0
+    assert chance_share(guessing) == 1.0
     learning = _history("resnet20", 0.85, 0.8, losses=(2.25, 2.0))
-    assert findings.chance_share(learning) == 0.0
+    assert chance_share(learning) == 0.0
 
 
 def test_the_table_alone_is_read_again_from_the_committed_histories(tmp_path, monkeypatch):
     """``findings --table-only`` recomputes every row from the committed histories and
     measurements: the table follows the current definitions, and keeps run.json's how_run."""
     import shutil
-    from pathlib import Path
 
-    committed = Path(__file__).resolve().parents[1] / "results" / "findings-quick-cpu"
-    out = tmp_path / "results" / "findings-quick-cpu"
+    committed = findings_dir("quick", "cpu")
+    monkeypatch.setenv("RESLAB_RESULTS", str(tmp_path / "results"))
+    out = findings_dir("quick", "cpu")
     shutil.copytree(committed, out)
     for path in out.glob("seed*/findings.json"):
         path.write_text("[]\n")   # stale or lost findings: rebuilt from the histories
-    monkeypatch.setenv("RESLAB_RESULTS", str(tmp_path / "results"))
     assert main(["findings", "--table-only"]) == 0
     assert json.loads((out / "findings.json").read_text()) == json.loads(
         (committed / "findings.json").read_text())
@@ -84,7 +85,7 @@ def test_findings_command_writes_the_table_for_every_seed(tmp_path, monkeypatch)
     monkeypatch.setenv("RESLAB_RESULTS", str(tmp_path / "results"))
     assert main(["findings", "--budget", "smoke", "--seeds", "0", "1", "--dataset",
                  "shapes10", "--notebooks", "03", "--quiet"]) == 0   # 03: two small nets
-    out = tmp_path / "results" / "findings-smoke-cpu"
+    out = findings_dir("smoke", "cpu")
     rows = json.loads((out / "findings.json").read_text())
     assert len(rows) == 1 and all(set(r["values"]) == {"0", "1"} for r in rows)
     info = json.loads((out / "run.json").read_text())

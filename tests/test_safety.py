@@ -265,8 +265,8 @@ def test_truncated_latest_then_resume_never_overwrites_the_intact_previous(tmp_p
 def test_a_file_that_does_not_verify_is_never_promoted(tmp_path, tiny_data, monkeypatch):
     _train(tmp_path, tiny_data)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    real = C._write_file
-    monkeypatch.setattr(C, "_write_file", lambda path, data: real(path, data[:len(data) // 2]))
+    real = C.write_file
+    monkeypatch.setattr(C, "write_file", lambda path, data: real(path, data[:len(data) // 2]))
     state = C.load_checkpoint(tmp_path / C.LATEST)
     with pytest.raises(C.CheckpointError, match="was not written: .*corrupted or truncated"):
         C.save_checkpoint(tmp_path, state)
@@ -312,14 +312,14 @@ def small_disk(tmp_path, monkeypatch):
         ["mount", "-t", "tmpfs", "-o", "size=5m", "tmpfs", str(folder)],
         capture_output=True).returncode == 0
     if not mounted:
-        real, calls = C._write_file, {"n": 0}
+        real, calls = C.write_file, {"n": 0}
 
         def enospc_on_third(path, data):
             calls["n"] += 1 if path.name.startswith(".checkpoint") else 0
             if calls["n"] == 3 and path.name.startswith(".checkpoint"):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
             real(path, data)
-        monkeypatch.setattr(C, "_write_file", enospc_on_third)
+        monkeypatch.setattr(C, "write_file", enospc_on_third)
     yield folder
     if mounted:
         subprocess.run(["umount", str(folder)], check=True)
@@ -340,7 +340,7 @@ def test_a_full_disk_is_one_line_and_the_previous_checkpoint_is_intact(small_dis
 def test_a_full_disk_while_writing_the_history_is_one_line(tmp_path, monkeypatch):
     def full(path, data):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-    monkeypatch.setattr(C, "_write_file", full)
+    monkeypatch.setattr(C, "write_file", full)
     (tmp_path / "history.json").write_text("{}")
     with pytest.raises(C.WriteFailed, match=r"history.json: the disk is full; the previous "
                                             r"history.json is unchanged"):

@@ -29,9 +29,8 @@ def _solo(data: ImageDataset, seed: int, steps: int) -> T.Run:
     options = {k: v for k, v in TINY.items() if k != "progress"}
     config = T.config_from(model="resnet", seed=seed, iterations=steps, **options)
     run = T.Run("solo", config, data, torch.device("cpu"), None)
-    loader = T.make_loader(config, data, run.device, T.distributed.Process(), run.channels_last)
-    for s in range(steps):
-        run.train_step(*loader.batch(s))
+    for _ in range(steps):
+        run.train_step()
     return run
 
 
@@ -41,13 +40,13 @@ def test_each_seed_of_the_batch_is_its_solo_run(shapes):
     config = dict(TINY)
     config.pop("progress")
     configs = [T.config_from(model="resnet", seed=k, iterations=6, **config) for k in (0, 1, 2)]
-    batch = S.SeedBatch(configs, shapes, torch.device("cpu"))
+    batch = S.seed_run(configs, shapes, torch.device("cpu"))
     for _ in range(6):
         batch.train_step()
     means = []
     for k in range(3):
         solo = _solo(shapes, k, 6).model.state_dict()
-        mine = batch.model(k).state_dict()
+        mine = batch.net(k).state_dict()
         for name, value in solo.items():
             torch.testing.assert_close(mine[name], value, rtol=1e-2, atol=1e-3)
         means.append(mine["stages.0.0.bn1.running_mean"])
@@ -73,17 +72,17 @@ def test_seeds_resume_after_a_stop_and_end_where_an_unstopped_run_ends(tmp_path,
                                                                        monkeypatch):
     common = dict(seeds=[0, 1], data=shapes, iterations=6, eval_every=2, **TINY)
     clean = reslab.train_seeds("resnet", out=tmp_path / "clean", **common)
-    real = S.SeedBatch.train_step
+    real = T.Run.train_step
 
-    def stop_at_step_3(self):
+    def stop_at_step_3(self, *batch):
         if self.step == 3:
             raise KeyboardInterrupt
-        real(self)
+        real(self, *batch)
 
-    monkeypatch.setattr(S.SeedBatch, "train_step", stop_at_step_3)
+    monkeypatch.setattr(T.Run, "train_step", stop_at_step_3)
     with pytest.raises(KeyboardInterrupt):
         reslab.train_seeds("resnet", out=tmp_path / "stopped", **common)
-    monkeypatch.setattr(S.SeedBatch, "train_step", real)
+    monkeypatch.setattr(T.Run, "train_step", real)
     resumed = reslab.train_seeds("resnet", out=tmp_path / "stopped", **common)
     for seed in (0, 1):
         assert [r["train_loss"] for r in resumed[seed].records] == \
@@ -113,14 +112,15 @@ def test_a_seeds_step_makes_no_host_copy_and_updates_all_parameters_at_once(shap
     from reslab.tools.selftest import OperatorCount
     options = {k: v for k, v in TINY.items() if k != "progress"}
     configs = [T.config_from(model="resnet", seed=s, iterations=4, **options) for s in (0, 1)]
-    batch = S.SeedBatch(configs, shapes, torch.device("cpu"))
+    batch = S.seed_run(configs, shapes, torch.device("cpu"))
     batch.train_step()  # the first step makes the device tensor of learning rates
     made = []
     real = torch.tensor
     monkeypatch.setattr(torch, "tensor", lambda *a, **k: made.append(a) or real(*a, **k))
-    grads = [torch.zeros_like(p) for p in batch.params.values()]
+    grads = [torch.zeros_like(p) for p in batch.nets.params.values()]
+    batch.begin_step()  # the same learning rates as the first step's
     with OperatorCount() as counter:
-        batch._update(grads)
+        batch.nets.update(grads)
     assert made == []  # the learning rates did not change: nothing copied to the device
     assert counter.count <= 8 < len(grads)  # a few foreach operators, not a few per tensor
 
@@ -173,7 +173,7 @@ def test_a_seeds_checkpoint_keeps_the_cuda_generator_state(shapes, monkeypatch):
     recorded; tests/test_cuda_path.py runs the real thing on a GPU."""
     options = {k: v for k, v in TINY.items() if k != "progress"}
     configs = [T.config_from(model="resnet", seed=s, iterations=2, **options) for s in (0, 1)]
-    batch = S.SeedBatch(configs, shapes, torch.device("cpu"))
+    batch = S.seed_run(configs, shapes, torch.device("cpu"))
     cuda_state = torch.arange(16, dtype=torch.uint8)
     restored = []
     monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device=None: cuda_state.clone())

@@ -42,7 +42,7 @@ def test_110_layer_rule_is_automatic_for_deep_nets(tiny_data):
                  torch.device("cpu"), None)
     shallow = T.Run("r56", T.config_from("smoke", model="resnet56"), tiny_data,
                     torch.device("cpu"), None)
-    assert deep.warming and not shallow.warming
+    assert deep.warming == [True] and shallow.warming == [False]
 
 
 @pytest.mark.parametrize("until,expect_switch", [(0.0, False), (1.01, True)])
@@ -221,26 +221,37 @@ def test_recipes_of_the_other_papers_are_named_presets():
         recipe("vgg")
 
 
-def _old_train_step(run: T.Run, x: torch.Tensor, y: torch.Tensor) -> None:
+class _OldTrainer:
     """``Run.train_step`` before the step was split for the whole-step CUDA graph (commit
-    732e439), verbatim but for ``self`` (and autocast as it was, with its weight cache)."""
-    lr = run.last_lr = T.lr_at(run.config, run.step, run.warming)
-    for group in run.optimizer.param_groups:
-        group["lr"] = lr
-    run.model.train()
-    autocast = (torch.autocast(run.device.type, run.amp_dtype) if run.amp_dtype is not None
-                else contextlib.nullcontext())
-    with autocast:
-        logits = run.forward(x)
-        loss = torch.nn.functional.cross_entropy(logits, y)
-    run.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    run.optimizer.step()
-    wrong = (logits.argmax(1) != y).sum()
-    run._loss += loss.detach().float() * len(y)
-    run._errors += wrong
-    run._seen += len(y)
-    run.step += 1
+    732e439), verbatim but for ``self`` and the net and optimiser it built (and autocast as it
+    was, with its weight cache)."""
+
+    def __init__(self, config: T.TrainConfig, data, amp_dtype) -> None:
+        self.config, self.amp_dtype, self.step = config, amp_dtype, 0
+        self.model = T.build_net(config, data).to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr,
+                                         momentum=config.momentum,
+                                         weight_decay=config.weight_decay, foreach=True)
+        self.loss, self.errors, self.seen = torch.zeros(()), torch.zeros(()), 0
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        lr = self.last_lr = T.lr_at(self.config, self.step, False)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        autocast = (torch.autocast("cpu", self.amp_dtype) if self.amp_dtype is not None
+                    else contextlib.nullcontext())
+        with autocast:
+            logits = self.model(x)
+            loss = torch.nn.functional.cross_entropy(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        wrong = (logits.argmax(1) != y).sum()
+        self.loss += loss.detach().float() * len(y)
+        self.errors += wrong
+        self.seen += len(y)
+        self.step += 1
 
 
 @pytest.mark.parametrize("amp", [False, True])
@@ -248,12 +259,11 @@ def test_eager_step_is_the_old_trainers_step(tiny_data, amp):
     """The refactored step (begin_step, sgd_step, end_step; train mode set only when it
     changes; fp32 or bf16) gives bitwise the old step's weights, momentum and metrics."""
     config = T.config_from("smoke", batch_size=64, device="cpu", amp=amp)
-    old, new = (T.Run("resnet20", config, tiny_data, torch.device("cpu"), None)
-                for _ in range(2))
-    loader = T.make_loader(config, tiny_data, torch.device("cpu"), T.distributed.Process(), True)
+    new = T.Run("resnet20", config, tiny_data, torch.device("cpu"), None)
+    old = _OldTrainer(config, tiny_data, new.amp_dtype)
     for s in range(6):  # 4 steps an epoch: across an epoch boundary
-        x, y = loader.batch(s)
-        _old_train_step(old, x, y)
+        x, y = new.batch(s)
+        old.train_step(x, y)
         new.train_step(x, y)
         assert old.last_lr == new.last_lr
     for a, b in zip(old.model.state_dict().values(), new.model.state_dict().values()):
@@ -261,6 +271,6 @@ def test_eager_step_is_the_old_trainers_step(tiny_data, amp):
     for p, q in zip(old.model.parameters(), new.model.parameters()):
         assert torch.equal(old.optimizer.state[p]["momentum_buffer"],
                            new.optimizer.state[q]["momentum_buffer"])
-    old_means = (torch.stack([old._loss, old._errors]) / max(old._seen, 1)).tolist()
-    record = new.end_period(tiny_data.eval_images, tiny_data.eval_labels, loader)
+    old_means = (torch.stack([old.loss, old.errors]) / max(old.seen, 1)).tolist()
+    record, = new.end_period(tiny_data.eval_images, tiny_data.eval_labels)
     assert [record["train_loss"], record["train_error"]] == old_means

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reslab.course.experiments import Result
-from reslab.course.findings import findings, notes
+from reslab.course.findings import findings
+from reslab.course.lessons.experiment import Result
+from reslab.course.lessons.finding import notes
 from reslab.course.plots import degradation_figure
 from reslab.training.budget import Budget
 from reslab.training.history import History

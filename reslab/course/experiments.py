@@ -7,7 +7,8 @@ have the same config, so a later notebook reuses the earlier run instead of trai
 
 Each experiment is written beside its findings in its notebook's lesson module under
 :mod:`reslab.course.lessons` (``degradation`` for 01, ..., ``successive`` for 08); this module
-indexes them by notebook, under the names they have always had here.
+indexes them by notebook, and holds only what the notebooks use besides (:class:`Result`,
+:func:`eval_images`, 01's :func:`instability` and the model lists of 05, 06 and 07).
 
 Default experiments on the ``quick`` budget (the short recipe of :mod:`reslab.training.budget`):
 
@@ -30,32 +31,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from reslab.course.lessons.bottlenecks import BOTTLENECK
-from reslab.course.lessons.bottlenecks import experiment as bottlenecks
-from reslab.course.lessons.degradation import CURES, DEGRADATION
-from reslab.course.lessons.degradation import experiment as degradation
+from reslab.course.lessons import (bottlenecks, degradation, responses, resresnet, rir, ror,
+                                   shortcuts, successive)
 from reslab.course.lessons.degradation import instability
 from reslab.course.lessons.experiment import Result, eval_images
-from reslab.course.lessons.responses import experiment as responses
 from reslab.course.lessons.resresnet import RESRES
-from reslab.course.lessons.resresnet import experiment as resresnet
 from reslab.course.lessons.rir import RIR
-from reslab.course.lessons.rir import experiment as rir
-from reslab.course.lessons.ror import ROR, ROR_DEPTH
-from reslab.course.lessons.ror import experiment as ror
-from reslab.course.lessons.shortcuts import SHORTCUTS
-from reslab.course.lessons.shortcuts import experiment as shortcuts
-from reslab.course.lessons.successive import experiment as successive
+from reslab.course.lessons.ror import ROR
 from reslab.training.budget import Budget
 
-__all__ = ["Result", "eval_images", "run", "EXPERIMENTS", "degradation", "shortcuts",
-           "bottlenecks", "responses", "resresnet", "rir", "ror", "successive", "instability",
-           "CURES", "DEGRADATION", "SHORTCUTS", "BOTTLENECK", "RESRES", "RIR", "ROR",
-           "ROR_DEPTH"]
+__all__ = ["Result", "eval_images", "run", "EXPERIMENTS", "instability", "RESRES", "RIR", "ROR"]
 
 EXPERIMENTS: dict[str, Callable[..., Result]] = {
-    "01": degradation, "02": shortcuts, "03": bottlenecks, "04": responses, "05": resresnet,
-    "06": rir, "07": ror, "08": successive}
+    "01": degradation.experiment, "02": shortcuts.experiment, "03": bottlenecks.experiment,
+    "04": responses.experiment, "05": resresnet.experiment, "06": rir.experiment,
+    "07": ror.experiment, "08": successive.experiment}
+
 
 def run(notebook: str, budget: Budget | str | None = None, seed: int = 0,
         dataset: str = "auto", out: str | Path | None = None, progress: bool = True,

@@ -7,35 +7,25 @@ value points the paper's way. Notebooks print them under "What to notice";
 table that the notebooks' prose is checked against (:mod:`reslab.tools.run_findings`).
 
 Each notebook's findings are written beside its experiment in its lesson module under
-:mod:`reslab.course.lessons`; this module indexes them by notebook, under the names they have
-always had here, with :class:`Finding` and its helpers from :mod:`reslab.course.lessons.finding`.
+:mod:`reslab.course.lessons` (:class:`Finding` and its helpers in
+:mod:`reslab.course.lessons.finding`); this module indexes them by notebook for
+:func:`findings` and :func:`show`, which is what the notebooks call.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from reslab.course.lessons.bottlenecks import findings as bottlenecks
-from reslab.course.lessons.degradation import START_CONVERGING
-from reslab.course.lessons.degradation import findings as degradation
+from reslab.course.lessons import (bottlenecks, degradation, responses, resresnet, rir, ror,
+                                   shortcuts, successive)
 from reslab.course.lessons.experiment import Result
-from reslab.course.lessons.finding import (CHANCE_LOSS, CONVERGING_ERROR, Finding, chance_share,
-                                           final, format_value, notes)
-from reslab.course.lessons.responses import findings as responses
-from reslab.course.lessons.resresnet import findings as resresnet
-from reslab.course.lessons.rir import findings as rir
-from reslab.course.lessons.ror import findings as ror
-from reslab.course.lessons.shortcuts import findings as shortcuts
-from reslab.course.lessons.successive import COMPARABLE_POINTS
-from reslab.course.lessons.successive import findings as successive
+from reslab.course.lessons.finding import Finding, notes
 
-__all__ = ["Finding", "format_value", "final", "chance_share", "notes", "findings", "show",
-           "READERS", "degradation", "shortcuts", "bottlenecks", "responses", "resresnet",
-           "rir", "ror", "successive", "CHANCE_LOSS", "CONVERGING_ERROR", "START_CONVERGING",
-           "COMPARABLE_POINTS"]
+__all__ = ["findings", "show", "READERS"]
 
 READERS: dict[str, Callable[[Result], list[Finding]]] = {
-    "01": degradation, "02": shortcuts, "03": bottlenecks, "04": responses, "05": resresnet,
-    "06": rir, "07": ror, "08": successive}
+    "01": degradation.findings, "02": shortcuts.findings, "03": bottlenecks.findings,
+    "04": responses.findings, "05": resresnet.findings, "06": rir.findings,
+    "07": ror.findings, "08": successive.findings}
 
 
 def findings(result: Result) -> list[Finding]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from reslab.course.findings import format_value
-from reslab.paths import results_dir
+from reslab.course.lessons.finding import format_value
+from reslab.paths import PRETRAINED, findings_dir, results_dir
 
 
 def markdown(rows: Sequence[dict], seeds: Sequence[int]) -> str:
@@ -35,7 +35,7 @@ def summary(rows: Sequence[dict]) -> str:
 
 
 FULL_BEGIN, FULL_END = "<!-- full-schedule:begin -->", "<!-- full-schedule:end -->"
-FULL_FOLDER = "pretrained-akamaster"
+FULL_FOLDER = PRETRAINED
 
 
 def full_schedule_rows() -> list[dict]:
@@ -79,7 +79,7 @@ def with_full_schedule(text: str) -> str:
 
 def committed(notebook: str, budget: str = "quick", device: str = "cpu") -> str:
     """The committed findings table's rows for ``notebook``, as lines (or "not yet run")."""
-    path = results_dir() / f"findings-{budget}-{device}" / "findings.json"
+    path = findings_dir(budget, device) / "findings.json"
     if not path.exists():
         return f"findings on the {budget} budget ({device}): not yet run"
     rows = [r for r in json.loads(path.read_text()) if r["notebook"] == notebook]

@@ -18,15 +18,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from reslab.course.findings import Finding
+from reslab.course.lessons.finding import Finding
 from reslab.models.analysis import layer_responses
 from reslab.models.pretrained import AKAMASTER, pretrained_error, pretrained_inputs, search_places
 from reslab.models.registry import build_model
 from reslab.paper import TABLE6_ERROR
-from reslab.paths import results_dir
+from reslab.paths import PRETRAINED, results_dir
 
 NETS = ("resnet20", "resnet32", "resnet44", "resnet56")
-FOLDER = "pretrained-akamaster"
+FOLDER = PRETRAINED
 
 
 def weights_at_hand(names: Sequence[str] = NETS) -> bool:

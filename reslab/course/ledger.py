@@ -27,11 +27,10 @@ from pathlib import Path
 from reslab.course.lessons import (bottlenecks, degradation, responses, resresnet, rir, ror,
                                    shortcuts, successive)
 from reslab.course.lessons.finding import Finding, format_value
-from reslab.paths import results_dir
+from reslab.paths import findings_dir, pretrained_dir
 
 LESSONS = {"01": degradation, "02": shortcuts, "03": bottlenecks, "04": responses,
            "05": resresnet, "06": rir, "07": ror, "08": successive}
-FULLY_TRAINED = "pretrained-akamaster"
 # A fully trained measurement that answers a finding of the short runs: (notebook, claim) of
 # the finding -> the claim of the fully trained row.
 SAME_QUESTION = {
@@ -59,7 +58,8 @@ class Row:
 
 def kit_sets(budget: str) -> list[Path]:
     """The committed findings folders of ``budget``, one per device."""
-    return sorted(p.parent for p in results_dir().glob(f"findings-{budget}-*/findings.json"))
+    pattern = findings_dir(budget, "*")   # every device
+    return sorted(p.parent for p in pattern.parent.glob(f"{pattern.name}/findings.json"))
 
 
 def _device(folder: Path) -> str:
@@ -86,7 +86,7 @@ def _best_rows(budget: str) -> dict[tuple[str, str], tuple[dict, str]]:
 
 def fully_trained_rows() -> list[dict]:
     """The fully trained nets' findings (``results/pretrained-akamaster``), or []."""
-    path = results_dir() / FULLY_TRAINED / "findings.json"
+    path = pretrained_dir() / "findings.json"
     return json.loads(path.read_text()) if path.exists() else []
 
 
@@ -163,7 +163,7 @@ def sources() -> str:
     """One line naming the committed sets the kit's columns read."""
     sets = [f"results/{p.name}/" for b in ("quick", "medium") for p in kit_sets(b)]
     return ("Kit columns: in how many seeds the finding holds, with the mean value, read from "
-            + ", ".join(sets) + f" and results/{FULLY_TRAINED}/ (each folder's run.json names "
+            + ", ".join(sets) + f" and results/{pretrained_dir().name}/ (each folder's run.json names "
             "the command, device, torch version, precision and dataset; all on cifar10-jpeg).")
 
 

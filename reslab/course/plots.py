@@ -9,7 +9,6 @@ from pathlib import Path
 
 import torch
 
-from reslab.course import diagrams
 from reslab.course.style import PALETTE, style
 from reslab.training.history import History
 
@@ -249,6 +248,8 @@ def phase_curves(schedules: Mapping[str, Mapping[str, History]],
 def draw_architecture(model: torch.nn.Module, **options):
     """The model's architecture diagram, drawn from its modules (He et al. 2016, Fig. 3 style).
 
-    The same as :func:`reslab.course.diagrams.draw_architecture`, here beside the other figures.
+    The same as :func:`reslab.course.diagrams.draw_architecture`, here beside the other figures
+    (imported here: a curve figure does not need the diagrams' ten modules).
     """
+    from reslab.course import diagrams
     return diagrams.draw_architecture(model, **options)

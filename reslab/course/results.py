@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from reslab.paths import results_dir
+from reslab.paths import findings_dir, results_dir
 from reslab.training.history import History
 
 
@@ -70,5 +70,5 @@ def findings_histories(notebook: str, seed: int = 0, budget: str = "quick",
                        device: str = "cpu") -> dict[str, History]:
     """The committed findings run of ``notebook``'s default experiment for one seed
     (``results/findings-<budget>-<device>/seed<k>/<notebook>/``; {} if not committed)."""
-    folder = results_dir() / f"findings-{budget}-{device}" / f"seed{seed}" / notebook
+    folder = findings_dir(budget, device) / f"seed{seed}" / notebook
     return {p.parent.name: History.load(p) for p in sorted(folder.glob("*/history.json"))}

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reslab.paths import results_dir
+from reslab.paths import findings_dir, pretrained_dir, results_dir
 from reslab.training.history import History
 
 NOTEBOOKS = ("01", "02", "03", "04", "05", "06", "07", "08")
@@ -66,7 +66,8 @@ def digest(paths: tuple[Path, ...]) -> str:
 def run_folder(notebook: str) -> Path | None:
     """The longest committed run of ``notebook``'s experiment, seed 0 (medium before quick)."""
     for budget in ("medium", "quick"):
-        for folder in sorted(results_dir().glob(f"findings-{budget}-*/seed0/{notebook}")):
+        pattern = findings_dir(budget, "*")   # every device
+        for folder in sorted(pattern.parent.glob(f"{pattern.name}/seed0/{notebook}")):
             if any(folder.glob("*/history.json")):
                 return folder
     return None
@@ -105,7 +106,7 @@ def _phases(folder: Path):
 
 def _responses() -> StoredFigure:
     from reslab.course import plots
-    folder = results_dir() / "pretrained-akamaster"
+    folder = pretrained_dir()
     path = folder / "responses.json"
     info = json.loads((folder / "run.json").read_text())
     caption = (f"the fully trained nets of a public reproduction (akamaster), measured on "

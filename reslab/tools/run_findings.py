@@ -20,9 +20,10 @@ from pathlib import Path
 import torch
 
 from reslab.course import experiments
-from reslab.course.findings import Finding, findings
+from reslab.course.findings import findings
+from reslab.course.lessons.finding import Finding
 from reslab.course.findings_table import markdown, with_full_schedule
-from reslab.paths import results_dir, runs_dir
+from reslab.paths import findings_dir, runs_dir
 from reslab.training.budget import get_budget
 from reslab.training.checkpoint import atomic_write_json
 from reslab.training.history import History
@@ -33,18 +34,22 @@ def _device() -> str:
 
 
 def results_folder(budget: str) -> Path:
-    """``results/findings-<budget>-<cpu|gpu>``."""
-    return results_dir() / f"findings-{budget}-{_device()}"
+    """``results/findings-<budget>-<cpu|gpu>`` of this machine."""
+    return findings_dir(budget, _device())
 
 
 def _save_result(result: experiments.Result, folder: Path) -> None:
+    """Every run's ``<label>/history.json`` and every measurement that is plain data as
+    ``<name>.json`` (one made of histories, as 08's phases, is saved as those runs)."""
     for label, history in result.histories.items():
         history.meta["folder"] = None  # a local path means nothing in the repository
         history.save(folder / label.replace(":", "-") / "history.json")
-    for name in ("responses", "ablation"):
-        if name in result.measurements:
-            (folder / f"{name}.json").write_text(
-                json.dumps(result.measurements[name], indent=1) + "\n")
+    for name, value in result.measurements.items():
+        try:
+            text = json.dumps(value, indent=1)
+        except TypeError:  # not plain data: rebuilt from the histories by its lesson
+            continue
+        (folder / f"{name}.json").write_text(text + "\n")
 
 
 def _longest(path: Path, notebook: str, seconds: float) -> float:
@@ -117,18 +122,14 @@ def _save_seed(folder: Path, found: list[Finding]) -> None:
 
 def committed_result(folder: Path, notebook: str) -> experiments.Result:
     """A notebook's result rebuilt from what :func:`run_seed` saved in ``folder``
-    (``seed<k>/<notebook>``): its histories, measurements and, for 08, the phases."""
+    (``seed<k>/<notebook>``): its histories and measurements."""
     histories = {}
     for path in sorted(folder.glob("*/history.json")):
         history = History.load(path)
         prefix = path.parent.name.removesuffix(history.label.replace(":", "-")).rstrip("-")
         histories[f"{prefix}:{history.label}" if prefix else history.label] = history
-    measurements = {name: json.loads((folder / f"{name}.json").read_text())
-                    for name in ("responses", "ablation") if (folder / f"{name}.json").exists()}
-    if notebook == "08":  # successive training: each order's phases, in order
-        measurements["phases"] = {order: {k.split(":", 1)[1]: h for k, h in histories.items()
-                                          if k.startswith(f"{order}:")}
-                                  for order in ("bottom-up", "top-down")}
+    measurements = {path.stem: json.loads(path.read_text())
+                    for path in sorted(folder.glob("*.json"))}
     return experiments.Result(notebook, histories, measurements)
 
 

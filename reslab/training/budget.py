@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from reslab.training.recipes import CIFAR_TEST_IMAGES, CIFAR_TRAIN_IMAGES, HE2016
+from reslab.training.recipes import HE2016, deviations
 from reslab.validate import check_choice
 
 ENV_VAR = "RESLAB_BUDGET"
@@ -54,27 +54,6 @@ class Budget:
     def deviations(self) -> list[str]:
         """Each way this budget differs from the paper's CIFAR-10 recipe, as a phrase."""
         return deviations(self)
-
-
-def deviations(recipe) -> list[str]:
-    """How ``recipe`` (a :class:`Budget` or a ``TrainConfig``) differs from He et al.'s
-    CIFAR-10 recipe (:data:`reslab.training.recipes.HE2016`) in data, length, batch and
-    warm-up, one phrase each."""
-    paper, out = HE2016, []
-    if recipe.train_subset is not None:
-        out.append(f"{recipe.train_subset:,} of the {CIFAR_TRAIN_IMAGES:,} training images")
-    if recipe.test_subset is not None:
-        out.append(f"evaluated on {recipe.test_subset:,} of the {CIFAR_TEST_IMAGES:,} test "
-                   "images")
-    if recipe.iterations != paper.iterations:
-        out.append(f"{recipe.iterations:,} iterations instead of {paper.iterations:,} (lr drops "
-                   "at the same fractions of the run)")
-    if recipe.batch_size != paper.batch_size:
-        out.append(f"batch {recipe.batch_size} instead of {paper.batch_size}")
-    if recipe.linear_warmup:
-        out.append(f"lr warmed up linearly from 0 over the first {recipe.linear_warmup} "
-                   f"iterations (the paper: no warm-up below {paper.warmup_depth} layers)")
-    return out
 
 
 BUDGETS = {

@@ -61,7 +61,7 @@ def atomic_write_bytes(path: Path, write: Callable[[BinaryIO], Any]) -> None:
     path = Path(path)
     tmp = _temp_name(path)
     try:
-        _write_file(tmp, buffer.getvalue())
+        write_file(tmp, buffer.getvalue())
         os.replace(tmp, path)
     except OSError as error:
         _remove(tmp)
@@ -78,8 +78,9 @@ def _temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` and fsync it (a full disk raises OSError ENOSPC here)."""
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` and fsync it (a full disk raises OSError ENOSPC here): the
+    first step of every write, where a test may make the disk fill up."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as f:
         f.write(data)
@@ -111,9 +112,9 @@ def save_checkpoint(folder: Path, state: dict[str, Any]) -> Path:
     torch.save(state, buffer)
     tmp = _temp_name(folder / LATEST)
     try:
-        _write_file(tmp, buffer.getvalue())
+        write_file(tmp, buffer.getvalue())
         load_checkpoint(tmp)  # verify before promoting: raises CheckpointError
-        _promote(tmp, folder)
+        promote(tmp, folder)
     except OSError as error:
         found = last_good(folder)
         kept = (f"the previous checkpoint {found[0]} (step {found[1]:,}) is intact" if found
@@ -129,8 +130,9 @@ def save_checkpoint(folder: Path, state: dict[str, Any]) -> Path:
     return folder / LATEST
 
 
-def _promote(tmp: Path, folder: Path) -> None:
-    """``checkpoint.pt`` -> ``checkpoint.prev.pt`` if it is good, then ``tmp`` -> latest."""
+def promote(tmp: Path, folder: Path) -> None:
+    """``checkpoint.pt`` -> ``checkpoint.prev.pt`` if it is good, then ``tmp`` -> latest (the
+    last step of :func:`save_checkpoint`, after ``tmp`` was verified)."""
     latest = folder / LATEST
     if latest.exists() and is_good(latest):
         os.replace(latest, folder / PREVIOUS)

@@ -1,5 +1,8 @@
-"""What defines a run: He et al.'s CIFAR recipe as :class:`TrainConfig`'s defaults, the
-learning-rate schedule, and how a saved config is compared with a new one.
+"""What defines a run, in one place: :class:`TrainConfig`'s fields with He et al.'s CIFAR recipe
+as their defaults and a line of help each (the command line's ``--help`` is made from them),
+their checks (:func:`check_config`), the learning-rate schedule, and how a saved config is
+compared with a new one. The recipe's numbers and how a config or a budget differs from them
+(:func:`~reslab.training.recipes.deviations`) are :mod:`reslab.training.recipes`'.
 
 Defaults are the paper's (Sec. 4.2): SGD with momentum 0.9, weight decay 1e-4, batch 128,
 lr 0.1 divided by 10 at 50% and 75% of the iterations (32k and 48k of 64k), and for nets of
@@ -9,50 +12,72 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from reslab.training.budget import Budget, get_budget
-from reslab.training.recipes import HE2016
-from reslab.validate import check_config
+from reslab.training.recipes import HE2016, deviations
+from reslab.validate import (COMPILE_MODES, check_choice, check_count, check_number,
+                             check_positive_whole, parse_device)
+
+
+def option(default: Any = MISSING, help: str = "", factory: Any = MISSING) -> Any:
+    """A :class:`TrainConfig` field with its one-line help (what ``python -m reslab train
+    --help`` says of it)."""
+    return field(default=default, default_factory=factory, metadata={"help": help})
 
 
 @dataclass
 class TrainConfig:
     """Everything that defines a run; saved in every checkpoint and history."""
 
-    model: str = "resnet20"
-    model_options: dict[str, Any] = field(default_factory=dict)
-    dataset: str = "auto"
-    train_subset: int | None = None
-    test_subset: int | None = None
-    validation: bool = False       # evaluate on 5k held out of the training set (45k/5k)
-    iterations: int = HE2016.iterations
-    batch_size: int = HE2016.batch_size
-    lr: float = HE2016.lr
-    momentum: float = HE2016.momentum
-    weight_decay: float = HE2016.weight_decay
-    milestones: tuple[float, ...] = HE2016.milestone_fractions()  # lr drops, fractions of the run
-    lr_decay: float = HE2016.lr_decay
-    warmup: str = "auto"           # 110-layer rule: "auto" (depth >= 110), "on", "off"
-    warmup_lr: float = HE2016.warmup_lr
-    warmup_until_error: float = HE2016.warmup_until_error
-    warmup_window: int = 50        # iterations whose mean training error the rule reads
-    linear_warmup: int = 0         # short recipe: lr rises 0 -> lr over these first iterations
-    budget: str = "custom"         # the budget the sizes came from (smoke, quick, medium, full)
-    recipe: str = "he2016"         # the paper whose recipe this is (see reslab.training.recipes)
-    augment: bool = True
-    normalize: str = "pixel"       # per-pixel mean (paper), "channel" mean/std, or "none"
-    eval_every: int | None = None  # iterations between evaluations; None: one epoch
-    seed: int = 0
-    device: str = "auto"
-    amp: bool | str | None = None  # autocast: None by device (bf16/fp16/fp32), "bf16", "fp16"
-    channels_last: bool | None = None  # None: on (faster on CUDA and on CPUs)
-    compile: bool | str = False    # torch.compile the model (a string: its mode; "auto": a rule)
-    activation_checkpointing: bool = False  # keep block inputs only, recompute in backward
-    deterministic: bool = False    # torch.use_deterministic_algorithms, for this run only
-    cuda_graph: bool | None = None  # the whole step as one CUDA graph; None: where it applies
-    sync_bn: bool = False          # SyncBatchNorm across torchrun processes (CUDA only)
+    model: str = option("resnet20", "a name from `python -m reslab models`")
+    model_options: dict[str, Any] = option(help="options of the model's builder",
+                                           factory=dict)
+    dataset: str = option("auto", "a dataset name (auto: the best one available)")
+    train_subset: int | None = option(None, "train on this many images (default: all)")
+    test_subset: int | None = option(None, "evaluate on this many test images (default: all)")
+    validation: bool = option(False, "evaluate on 5k images held out of the training set "
+                              "(45k/5k)")
+    iterations: int = option(HE2016.iterations, "length in iterations")
+    batch_size: int = option(HE2016.batch_size, f"images per step (the paper: "
+                             f"{HE2016.batch_size})")
+    lr: float = option(HE2016.lr, f"initial learning rate (the paper: {HE2016.lr})")
+    momentum: float = option(HE2016.momentum, "SGD momentum")
+    weight_decay: float = option(HE2016.weight_decay, "L2 weight decay")
+    milestones: tuple[float, ...] = option(HE2016.milestone_fractions(),
+                                           "lr drops, as fractions of the run")
+    lr_decay: float = option(HE2016.lr_decay, "factor of each lr drop")
+    warmup: str = option("auto", f"He et al.'s 110-layer rule: lr {HE2016.warmup_lr} until "
+                         f"the training error is below {HE2016.warmup_until_error:.0%} "
+                         f"(auto: nets of {HE2016.warmup_depth} layers or more)")
+    warmup_lr: float = option(HE2016.warmup_lr, "the warm-up rule's learning rate")
+    warmup_until_error: float = option(HE2016.warmup_until_error,
+                                       "the training error that ends the warm-up")
+    warmup_window: int = option(50, "iterations whose mean training error the rule reads")
+    linear_warmup: int = option(0, "short recipe: lr rises 0 -> lr over these first "
+                                "iterations")
+    budget: str = option("custom", "the budget the sizes came from (smoke, quick, medium, "
+                         "full)")
+    recipe: str = option("he2016", "the paper whose recipe this is (reslab.training.recipes)")
+    augment: bool = option(True, "random crops and flips (He et al., Sec. 4.2)")
+    normalize: str = option("pixel", "per-pixel mean (the paper), channel mean/std, or none")
+    eval_every: int | None = option(None, "iterations between evaluations (default: an "
+                                    "epoch)")
+    seed: int = option(0, "initial weights, data order and augmentation")
+    device: str = option("auto", "cpu, cuda, cuda:1 (default: auto)")
+    amp: bool | str | None = option(None, "autocast: None by device (bf16/fp16/fp32), bf16, "
+                                    "fp16")
+    channels_last: bool | None = option(None, "channels-last memory format (None: on)")
+    compile: bool | str = option(False, "torch.compile the model (in Python also a mode name, "
+                                 "or auto: a rule)")
+    activation_checkpointing: bool = option(False, "store only block inputs, recompute in "
+                                            "backward (less memory)")
+    deterministic: bool = option(False, "deterministic algorithms only (bitwise-reproducible "
+                                 "on CPU)")
+    cuda_graph: bool | None = option(None, "the whole step as one CUDA graph (None: where it "
+                                     "applies)")
+    sync_bn: bool = option(False, "SyncBatchNorm across torchrun processes (CUDA only)")
 
     def __post_init__(self) -> None:
         self.milestones = tuple(self.milestones)
@@ -77,6 +102,47 @@ def config_from(budget: Budget | str | None = None, **overrides: Any) -> TrainCo
                          f"{', '.join(sorted(names))}")
     return TrainConfig(**{**base, **overrides})
 
+
+
+def check_config(config: TrainConfig) -> None:
+    """Types and ranges of a training config's fields: one ``ValueError`` line each."""
+    for name in ("lr", "warmup_lr", "lr_decay"):
+        check_number(name, getattr(config, name))
+    for name in ("momentum", "weight_decay"):
+        check_number(name, getattr(config, name), strict=False)
+    check_number("warmup_until_error", config.warmup_until_error, strict=False)
+    check_count("seed", config.seed, low=0)
+    for name in ("train_subset", "test_subset", "eval_every"):
+        check_count(name, getattr(config, name), optional=True)
+    if config.amp not in (None, True, False, "bf16", "fp16"):
+        raise ValueError(f"amp must be True, False, None, 'bf16' or 'fp16' (got {config.amp!r})")
+    if config.channels_last not in (None, True, False):
+        raise ValueError(f"channels_last must be True, False or None "
+                         f"(got {config.channels_last!r})")
+    if not (isinstance(config.compile, bool) or config.compile in (*COMPILE_MODES, "auto")):
+        raise ValueError(f"compile must be True, False, 'auto' or a torch.compile mode "
+                         f"({', '.join(COMPILE_MODES)}); got {config.compile!r}")
+    if not isinstance(config.model_options, dict):
+        raise ValueError(f"model_options must be a dict of option names to values "
+                         f"(got {config.model_options!r})")
+    parse_device(config.device)
+    for name in ("iterations", "batch_size", "warmup_window"):
+        check_positive_whole(name, getattr(config, name))
+    if not isinstance(config.linear_warmup, int) or config.linear_warmup < 0:
+        raise ValueError(f"linear_warmup is a number of iterations >= 0 "
+                         f"(got {config.linear_warmup!r})")
+    if not config.lr > 0:
+        raise ValueError(f"lr must be positive (got {config.lr!r})")
+    if not all(0 < m < 1 for m in config.milestones):
+        raise ValueError(f"milestones are fractions of the run in (0, 1), e.g. (0.5, 0.75);"
+                         f" got {config.milestones}")
+    check_choice("warmup", config.warmup, ("auto", "on", "off"))
+    check_choice("normalize", config.normalize, ("pixel", "channel", "none"))
+
+
+def field_help(name: str) -> str:
+    """The one-line help of :class:`TrainConfig`'s field ``name``."""
+    return {f.name: f.metadata["help"] for f in fields(TrainConfig)}[name]
 
 
 def lr_at(config: TrainConfig, step: int, warming: bool) -> float:

@@ -1,4 +1,4 @@
-"""Which device a run uses, and how it is named in a history."""
+"""Which device a run uses, how it is named in a history, and its random-number state."""
 from __future__ import annotations
 
 import platform
@@ -31,3 +31,21 @@ def device_name(device: torch.device) -> str:
         return "Apple GPU (MPS)"
     return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
+
+
+def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """The random-number state a run keeps (in its checkpoints, and around a CUDA graph's
+    warm-up): the CPU generator's, and the device's generator's on CUDA (dropout-like draws,
+    e.g. stochastic depth, happen there)."""
+    rng = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    return rng
+
+
+def set_rng_state(rng: dict[str, torch.Tensor], device: torch.device) -> None:
+    """Restore :func:`rng_state` (RNG states must be CPU ByteTensors, wherever
+    ``map_location`` put the checkpoint)."""
+    torch.set_rng_state(rng["torch"].cpu())
+    if "cuda" in rng and device.type == "cuda":
+        torch.cuda.set_rng_state(rng["cuda"].cpu(), device)

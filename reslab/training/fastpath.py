@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from reslab.data.loader import DeviceLoader
+from reslab.training.device import rng_state, set_rng_state
 
 if TYPE_CHECKING:
     from reslab.training.run import Run
@@ -49,6 +50,7 @@ AGREES: dict[str, bool] = {}  # device -> did its first graph replay as the eage
 def unsupported(run: Run) -> str | None:
     """Why ``run`` cannot train as a whole-step graph, or ``None`` when it can."""
     reasons = [(run.device.type != "cuda", "it needs a CUDA GPU"),
+               (run.stacked, "seeds trained together are not captured"),
                (run.process.distributed, "it does not capture DistributedDataParallel"),
                (bool(run.compile), "torch.compile is on (use its reduce-overhead mode)"),
                (run.scaler is not None, "fp16's gradient scaler reads the host every step"),
@@ -60,16 +62,18 @@ def unsupported(run: Run) -> str | None:
     return next((why for bad, why in reasons if bad), None)
 
 
-def attach(runs: Sequence[Run], loader: DeviceLoader, verbose: bool = True) -> None:
-    """Give each run that can use one (and whose config allows it) a :class:`WholeStep`."""
-    for run in runs:
-        if run.config.cuda_graph is False:
-            continue
-        why = unsupported(run)
-        if why is None:
-            run.whole_step = WholeStep(run, loader)
-        elif run.config.cuda_graph and verbose:
-            print(f"reslab: {run.label}: no whole-step CUDA graph ({why}); training eagerly")
+def when_supported(run: Run, loader: DeviceLoader) -> WholeStep | None:
+    """The step :class:`~reslab.training.run.Run` is given by default: a :class:`WholeStep`
+    when the run can use one and its config allows it, else ``None`` (eager steps); a run
+    that asked for one (``cuda_graph=True``) and cannot have it says why in one line."""
+    if run.config.cuda_graph is False:
+        return None
+    why = unsupported(run)
+    if why is None:
+        return WholeStep(run, loader)
+    if run.config.cuda_graph and run.process.is_main:
+        print(f"reslab: {run.label}: no whole-step CUDA graph ({why}); training eagerly")
+    return None
 
 
 class WholeStep:
@@ -137,6 +141,7 @@ class WholeStep:
 
         On failure: restore the run, print one line, and return ``None`` (train eagerly).
         """
+        device_learning_rates(self.run.optimizer, self.device)  # a resume loads numbers
         saved = snapshot(self.run)
         try:
             warm_up(self.body, self.device)
@@ -258,7 +263,7 @@ def snapshot(run: Run) -> dict[str, Any]:
                 for p in run.model.parameters()]
     return {"tensors": {k: t.detach().clone() for k, t in run.step_tensors().items()},
             "momentum": [None if m is None else m.clone() for m in momentum],
-            "rng": rng_states(run.device)}
+            "rng": rng_state(run.device)}
 
 
 def restore(run: Run, saved: dict[str, Any]) -> None:
@@ -274,19 +279,5 @@ def restore(run: Run, saved: dict[str, Any]) -> None:
             buf = run.optimizer.state.get(p, {}).get("momentum_buffer")
             if buf is not None:
                 buf.copy_(copy) if copy is not None else buf.zero_()
-    set_rng_states(run.device, saved["rng"])
+    set_rng_state(saved["rng"], run.device)
 
-
-def rng_states(device: torch.device) -> dict[str, torch.Tensor]:
-    """The CPU generator's state, and the device's when it is a GPU."""
-    states = {"cpu": torch.get_rng_state()}
-    if device.type == "cuda":
-        states["cuda"] = torch.cuda.get_rng_state(device)
-    return states
-
-
-def set_rng_states(device: torch.device, states: dict[str, torch.Tensor]) -> None:
-    """Put back :func:`rng_states`."""
-    torch.set_rng_state(states["cpu"])
-    if "cuda" in states:
-        torch.cuda.set_rng_state(states["cuda"], device)

@@ -1,5 +1,6 @@
-"""The training loop: one model (:func:`train`), several in lockstep (:func:`sweep`), resumable,
-on CPU or CUDA.
+"""The training loop, written once (:func:`train_periods`): one model (:func:`train`), several
+in lockstep (:func:`sweep`), seeds trained together (:func:`reslab.training.seeds.train_seeds`),
+successive phases and the selftest all drive it; resumable, on CPU or CUDA.
 
 >>> history = train("resnet20", dataset="cifar10-jpeg", budget="quick")
 >>> histories = sweep(["plain20", "plain56", "resnet20", "resnet56"], budget="quick")
@@ -18,8 +19,7 @@ from typing import Any
 
 import torch
 
-from reslab.data import DeviceLoader, ImageDataset, load_dataset
-from reslab.data.loader import normalisation_stats
+from reslab.data import ImageDataset, load_dataset
 from reslab.models import build_model
 from reslab.paths import runs_dir
 from reslab.training import distributed, fastpath
@@ -29,7 +29,8 @@ from reslab.training.config import TrainConfig, config_from
 from reslab.training.determinism import cudnn_autotune, deterministic
 from reslab.training.device import pick_device
 from reslab.training.history import History
-from reslab.training.run import Run
+from reslab.training.replicas import build_net, channels_last
+from reslab.training.run import Run, make_loader
 from reslab.training.runlock import guard_run_folders
 from reslab.validate import check_data
 
@@ -60,14 +61,6 @@ def prepare_data(config: TrainConfig, verbose: bool = True) -> ImageDataset:
     return data
 
 
-def make_loader(config: TrainConfig, data: ImageDataset, device: torch.device,
-            process: distributed.Process, channels_last: bool) -> DeviceLoader:
-    mean, std = normalisation_stats(data.train_images, config.normalize)
-    return DeviceLoader(data.train_images, data.train_labels, config.batch_size, device, mean,
-                        std, augment=config.augment, seed=config.seed,
-                        shard=(process.rank, process.world_size), channels_last=channels_last)
-
-
 @guard_run_folders  # one writer per run folder; stale temporary files removed
 def fit(configs: Sequence[TrainConfig], labels: Sequence[str], folders: Sequence[Path | None],
         data: ImageDataset | None = None, resume: bool = True, progress: bool = True,
@@ -89,45 +82,53 @@ def fit(configs: Sequence[TrainConfig], labels: Sequence[str], folders: Sequence
         data = data if data is not None else prepare_data(base, verbose=process.is_main)
         for config in configs:
             check_data(config, data)  # classes, channels, batch size: before any training
-        models = models or [None] * len(configs)
-        runs = [Run(lab, c, data, device, f, process, m)
-                for c, lab, f, m in zip(configs, labels, folders, models)]
+        loader = make_loader(base, data, device, process, channels_last(base))
+        runs = [Run(lab, c, data, device, f, process, m, loader, fastpath.when_supported)
+                for c, lab, f, m in zip(configs, labels, folders, models or [None] * len(configs))]
         resumed = [r.resume() if resume else False for r in runs]
         if any(resumed) and process.is_main:
             print(f"reslab: resuming at step {min(r.step for r in runs):,} of "
                   f"{base.iterations:,} from {folders[0]}")
-        loader = make_loader(base, data, device, process, runs[0].channels_last)
-        fastpath.attach(runs, loader, verbose=process.is_main)
         desc = labels[0] if len(runs) == 1 else f"sweep of {len(runs)}"
-        _loop(runs, loader, _eval_share(data, process, device),
-              progress_bar(base.iterations, desc, progress and process.is_main),
-              on_eval if process.is_main else None)
+        train_periods(runs, _eval_share(data, process, device),
+                      progress_bar(base.iterations, desc, progress and process.is_main),
+                      on_eval if process.is_main else None)
     return [run.history for run in runs]
 
 
-def _loop(runs: Sequence[Run], loader: DeviceLoader,
-          evaluation: tuple[torch.Tensor, torch.Tensor], bar: Any,
-          on_eval: Callable[[History], None] | None) -> None:
-    """Train every run to the end of the schedule, evaluating and checkpointing each period."""
+def train_periods(runs: Sequence[Run], evaluation: tuple[torch.Tensor, torch.Tensor],
+                  bar: Any, on_eval: Callable[[History], None] | None = None) -> None:
+    """Train every run to the end of the schedule, evaluating and checkpointing each period
+    (every ``eval_every`` steps, default once an epoch, and at the end)."""
     base, device = runs[0].config, runs[0].device
-    every = base.eval_every or loader.steps_per_epoch
+    every = base.eval_every or runs[0].loaders[0].steps_per_epoch
     step = min(r.step for r in runs)
-    streams = side_streams(runs, device)
+    streams = side_streams(runs, device)  # made once: a sweep's nets overlap on the GPU
     with bar:
         bar.update(step)
         while step < base.iterations:
             end = min(base.iterations, (step // every + 1) * every)
-            for s in range(step, end):
-                train_all(runs, s, loader, streams)
-                bar.update(1)
-            join_streams(streams, device)
+            train_steps(runs, step, end, streams, after_each=lambda: bar.update(1))
             for run in runs:
                 if run.trained_this_period:  # a resumed run may be a period ahead
-                    record = run.end_period(*evaluation, loader)
+                    records = run.end_period(*evaluation)
                     if on_eval is not None:
-                        on_eval(run.history)
-            bar.set_postfix_str(_postfix(runs, record))
+                        for history in run.histories:
+                            on_eval(history)
+            bar.set_postfix_str(_postfix(runs, records))
             step = end
+
+
+def train_steps(runs: Sequence[Run], start: int, end: int, streams: list | None | str = "auto",
+                after_each: Callable[[], None] = lambda: None) -> None:
+    """Steps ``start`` to ``end`` (exclusive) of every run that is at them; then the default
+    stream waits for every side stream (``"auto"``: :func:`side_streams`), so what is read
+    afterwards is the trained state."""
+    streams = side_streams(runs, runs[0].device) if streams == "auto" else streams
+    for step in range(start, end):
+        train_all(runs, step, streams)
+        after_each()
+    join_streams(streams, runs[0].device)
 
 
 def side_streams(runs: Sequence[Run], device: torch.device) -> list | None:
@@ -143,20 +144,18 @@ def side_streams(runs: Sequence[Run], device: torch.device) -> list | None:
     return [torch.cuda.Stream(device) for _ in runs]
 
 
-def train_all(runs: Sequence[Run], step: int, loader: DeviceLoader,
-              streams: list | None) -> None:
+def train_all(runs: Sequence[Run], step: int, streams: list | None) -> None:
     """One step of every run that is at ``step``: a run with a whole-step graph replays it;
-    the others share one batch. Each run works on its own stream when there are any."""
+    the others make their batches on the default stream (one per loader: a sweep's runs
+    share theirs). Each run works on its own stream when there are any."""
     if streams is not None:  # the epoch's plan on the default stream, before any side stream
-        loader.epoch_plan(step // loader.steps_per_epoch)
-    batch = None
+        for loader in {id(l): l for run in runs for l in run.loaders}.values():
+            loader.epoch_plan(step // loader.steps_per_epoch)
+    made: dict[int, Any] = {}
     for i, run in enumerate(runs):
         if run.step != step:
             continue
-        if run.whole_step is not None:
-            _on_stream(run, streams and streams[i], lambda: run.whole_step(step))
-            continue
-        batch = batch or loader.batch(step)
+        batch = () if run.whole_step is not None else run.batch(step, made)
         _on_stream(run, streams and streams[i], lambda: run.train_step(*batch), batch)
 
 
@@ -183,11 +182,12 @@ def join_streams(streams: list | None, device: torch.device) -> None:
             main.wait_stream(stream)
 
 
-def _postfix(runs: Sequence[Run], record: dict[str, float]) -> str:
-    if len(runs) == 1:
-        return (f"train err {100 * record['train_error']:.1f}%, "
-                f"eval err {100 * record['eval_error']:.1f}%")
-    return ", ".join(f"{r.label} {100 * r.history.last('eval_error'):.1f}%" for r in runs)
+def _postfix(runs: Sequence[Run], records: list[dict[str, float]]) -> str:
+    if len(runs) == 1 and len(records) == 1:
+        return (f"train err {100 * records[0]['train_error']:.1f}%, "
+                f"eval err {100 * records[0]['eval_error']:.1f}%")
+    return ", ".join(f"{h.label} {100 * h.last('eval_error'):.1f}%"
+                     for r in runs for h in r.histories)
 
 
 def _eval_share(data: ImageDataset, process: distributed.Process,
@@ -252,9 +252,7 @@ def train(model: str = "resnet20", dataset: str = "auto", budget: Budget | str |
 def _with_block(config: TrainConfig, block: type[torch.nn.Module],
                 data: ImageDataset) -> tuple[TrainConfig, torch.nn.Module]:
     """Build ``config.model`` with a block class; record the block in the config."""
-    torch.manual_seed(config.seed)  # the initial weights a config-built model would get
-    net = build_model(config.model, block=block, num_classes=data.num_classes,
-                      in_channels=data.in_channels, **config.model_options)
+    net = build_net(config, data, block=block)  # the initial weights of the config's seed
     fingerprint = hashlib.sha1(repr(net).encode()).hexdigest()[:8]
     options = {**config.model_options, "block": f"{block.__qualname__}#{fingerprint}"}
     return replace(config, model_options=options), net

@@ -3,7 +3,7 @@ and the other papers' as named presets.
 
 :data:`HE2016` is He et al.'s CIFAR-10 recipe (2016, Sec. 4.2), the one copy of its numbers:
 :class:`~reslab.training.config.TrainConfig`'s defaults, the ``"he2016"`` preset
-and :func:`reslab.training.budget.deviations` all read it.
+and :func:`deviations` all read it.
 The other papers trained with their own recipes, so their numbers are comparable with a
 learner's run only under the same recipe:
 
@@ -75,3 +75,24 @@ def recipe(name: str, train_images: int = CIFAR_TRAIN_IMAGES) -> dict[str, Any]:
         options["iterations"] = round(epochs * train_images / options["batch_size"])
     return {**options, "lr": HE2016.lr, "momentum": HE2016.momentum,
             "weight_decay": HE2016.weight_decay, "recipe": name}
+
+
+def deviations(recipe: Any) -> list[str]:
+    """How ``recipe`` (a :class:`~reslab.training.budget.Budget` or a
+    :class:`~reslab.training.config.TrainConfig`) differs from He et al.'s CIFAR-10 recipe
+    (:data:`HE2016`, Sec. 4.2) in data, length, batch and warm-up, one phrase each."""
+    paper, out = HE2016, []
+    if recipe.train_subset is not None:
+        out.append(f"{recipe.train_subset:,} of the {CIFAR_TRAIN_IMAGES:,} training images")
+    if recipe.test_subset is not None:
+        out.append(f"evaluated on {recipe.test_subset:,} of the {CIFAR_TEST_IMAGES:,} test "
+                   "images")
+    if recipe.iterations != paper.iterations:
+        out.append(f"{recipe.iterations:,} iterations instead of {paper.iterations:,} (lr drops "
+                   "at the same fractions of the run)")
+    if recipe.batch_size != paper.batch_size:
+        out.append(f"batch {recipe.batch_size} instead of {paper.batch_size}")
+    if recipe.linear_warmup:
+        out.append(f"lr warmed up linearly from 0 over the first {recipe.linear_warmup} "
+                   f"iterations (the paper: no warm-up below {paper.warmup_depth} layers)")
+    return out

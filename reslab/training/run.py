@@ -1,98 +1,148 @@
-"""One model in training (:class:`Run`): the step, its records, the finiteness watch, the
-110-layer warm-up, and the state a checkpoint keeps.
+"""A run: ``k >= 1`` replicas of one architecture in training (:class:`Run`) -- one net, or
+several seeds trained together as one model -- with the step, its records, the finiteness
+watch, the 110-layer warm-up, evaluation, and the state a checkpoint keeps.
 
-Runs are checkpointed at every evaluation; data order and augmentation are functions of the
-step, so a run killed anywhere and resumed ends with the same weights as one never stopped.
+What differs between one net and a stack of seeds (the forward and the update) is the
+strategy the Run holds (:mod:`reslab.training.replicas`); how a step reaches the device
+(eagerly, or replayed as one CUDA graph by :mod:`reslab.training.fastpath`) is the step the Run
+is given. Runs are checkpointed at every evaluation; data order and augmentation are
+functions of the step, so a run killed anywhere and resumed ends with the same weights as one
+never stopped.
 """
 from __future__ import annotations
 
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from reslab.data import DeviceLoader, ImageDataset, eval_batches
-from reslab.models import build_model
+from reslab.data.loader import normalisation_stats
 from reslab.training import distributed
-from reslab.training.activation_checkpointing import set_activation_checkpointing
-from reslab.training.budget import deviations
 from reslab.training.checkpoint import describe_last_good, load_latest, save_checkpoint
 from reslab.training.compilation import choose as choose_compile
-from reslab.training.compilation import compiled, uses_cuda_graphs
+from reslab.training.compilation import uses_cuda_graphs
 from reslab.training.config import TrainConfig, config_changes, lr_at
-from reslab.training.determinism import deterministic_pooling
-from reslab.training.device import device_name
-from reslab.training.finite import FiniteWatch, first_nonfinite_state
+from reslab.training.device import device_name, rng_state, set_rng_state
+from reslab.training.finite import FiniteWatch
 from reslab.training.history import History
-from reslab.training.precision import autocast, autocast_dtype, grad_scaler
-from reslab.training.recipes import HE2016
+from reslab.training.precision import autocast
+from reslab.training.recipes import HE2016, deviations
+from reslab.training.replicas import (OneNet, StackedNets, build_net, build_options,
+                                      channels_last)
+
+# the step a Run is given: a function of the run and its loader, returning a callable that
+# trains one step (``step(run.step)``), or None to train eagerly
+StepChoice = Callable[["Run", DeviceLoader], "Callable[[int], None] | None"]
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-
-def _sgd(model: torch.nn.Module, config: TrainConfig, device: torch.device):
-    kwargs = {"fused": True} if device.type == "cuda" else {"foreach": True}
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                           weight_decay=config.weight_decay, **kwargs)
+def make_loader(config: TrainConfig, data: ImageDataset, device: torch.device,
+                process: distributed.Process, channels_last: bool) -> DeviceLoader:
+    """The training batches of ``config``'s seed, this process's share, on ``device``."""
+    mean, std = normalisation_stats(data.train_images, config.normalize)
+    return DeviceLoader(data.train_images, data.train_labels, config.batch_size, device, mean,
+                        std, augment=config.augment, seed=config.seed,
+                        shard=(process.rank, process.world_size), channels_last=channels_last)
 
 
 class Run:
-    """One model in training: model, optimiser, schedule position, metrics and history.
+    """``k >= 1`` replicas of one architecture in training: one net for a config, a stack of
+    seeds for a sequence of configs that differ in their seed only (``train_seeds``).
 
-    Metrics accumulate in device tensors; the host reads them only at evaluations (and once
-    per ``warmup_window`` during the 110-layer warm-up), so the step loop never waits.
+    Metrics accumulate in device tensors of shape ``(k,)``; the host reads them only at
+    evaluations (and once per ``warmup_window`` during the 110-layer warm-up), so the step
+    loop never waits. ``loader``: the training batches a sweep shares (default: the run's
+    own, one per seed); ``whole_step``: how it chooses its step (the trainer gives
+    :func:`reslab.training.fastpath.when_supported`: a whole-step CUDA graph where one
+    applies; default: eager steps).
     """
 
-    def __init__(self, label: str, config: TrainConfig, data: ImageDataset,
-                 device: torch.device, folder: Path | None,
+    def __init__(self, label: str, config: TrainConfig | Sequence[TrainConfig],
+                 data: ImageDataset, device: torch.device, folder: Path | None = None,
                  process: distributed.Process = distributed.Process(),
-                 model: torch.nn.Module | None = None) -> None:
-        self.label, self.config, self.device, self.folder = label, config, device, folder
-        self.process = process
-        torch.manual_seed(config.seed)  # same initial weights alone or in a sweep
-        self.build_options = {"num_classes": data.num_classes, "in_channels": data.in_channels,
-                              **config.model_options}
-        if model is None:  # a prebuilt model (successive training's partial nets) is kept
-            model = build_model(config.model, **self.build_options)
-        model = distributed.sync_batch_norm(model, process, device, config.sync_bn)
-        if config.deterministic and device.type == "cuda":
-            deterministic_pooling(model)  # AdaptiveAvgPool2d's CUDA backward is not
-        self.model = model.to(device)
-        if config.activation_checkpointing:
-            set_activation_checkpointing(self.model)
-        # channels-last helps on CUDA and (about 10%) with oneDNN on CPUs; on by default
-        self.channels_last = True if config.channels_last is None else config.channels_last
-        if self.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self.optimizer = _sgd(self.model, config, device)
-        self.forward = distributed.wrap(self.model, process, device)
-        if self.compile:
-            self.forward = compiled(self.forward, self.compile)
-        self.amp_dtype = autocast_dtype(device, config.amp)
-        self.scaler = grad_scaler(device, self.amp_dtype)  # fp16 only
-        self.whole_step = None  # a fastpath.WholeStep, set by reslab.training.fastpath.attach
+                 model: torch.nn.Module | None = None, loader: DeviceLoader | None = None,
+                 whole_step: StepChoice | None = None) -> None:
+        self.stacked = not isinstance(config, TrainConfig)  # a stack of seeds
+        self.configs = list(config) if self.stacked else [config]
+        self.config = self.configs[0]
+        self.label, self.device, self.folder, self.process = label, device, folder, process
+        self.build_options = build_options(self.config, data)
+        if self.stacked:
+            self.nets: OneNet | StackedNets = StackedNets(self.configs, data, device)
+        else:
+            if model is None:
+                model = build_net(self.config, data)
+            else:  # a prebuilt net (successive training's phases) is kept; the RNG still
+                torch.manual_seed(self.config.seed)  # starts from the run's seed
+            self.nets = OneNet(model, self.config, device, process, self.compile)
+        self.loaders = [loader] if loader is not None else [
+            make_loader(c, data, device, process, self.nets.channels_last) for c in self.configs]
         self.step = 0
-        self.warming = starts_warming(config, self.model)
-        self.history = new_history(label, config, data, device, self.amp_dtype,
-                                   world_size=process.world_size,
-                                   folder=str(folder) if folder else None)
+        self.warming = [starts_warming(c, self.nets.architecture) for c in self.configs]
+        self.last_lrs = [c.lr for c in self.configs]
+        self.histories = [self._new_history(c, data) for c in self.configs]
         # device sums, made once and zeroed in place (a CUDA graph keeps their addresses)
         self._loss, self._errors, self._window_errors = (
-            torch.zeros((), device=device) for _ in range(3))
+            torch.zeros(len(self.configs), device=device) for _ in range(3))
         self._window_seen = 0
         self._watch = FiniteWatch(device)  # the first non-finite loss, kept on the device
-        self._in_train_mode = False        # model.train() is called only when this changes
+        self._in_train_mode = False        # nets.train_mode() is called only when this changes
         self._step_t = torch.zeros((), dtype=torch.long, device=device)  # the step, on device
         self.reset_metrics()
+        self.whole_step = whole_step(self, self.loaders[0]) if whole_step else None
+
+    def _new_history(self, config: TrainConfig, data: ImageDataset) -> History:
+        if self.stacked:
+            return new_history(f"{config.model}-seed{config.seed}", config, data, self.device,
+                               self.amp_dtype, world_size=1,
+                               trained_together=len(self.configs), folder=None)
+        return new_history(self.label, config, data, self.device, self.amp_dtype,
+                           world_size=self.process.world_size,
+                           folder=str(self.folder) if self.folder else None)
+
+    # what the strategy holds, read by the fast path, the selftest and the course
+    @property
+    def model(self) -> torch.nn.Module:
+        """One net's module (a stack of seeds has :meth:`net` instead)."""
+        return self.nets.model
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.nets.optimizer
+
+    @property
+    def scaler(self) -> torch.amp.GradScaler | None:
+        return self.nets.scaler
+
+    @property
+    def amp_dtype(self) -> torch.dtype | None:
+        return self.nets.amp_dtype
+
+    @property
+    def channels_last(self) -> bool:
+        return self.nets.channels_last
+
+    @property
+    def history(self) -> History:
+        """The history of one net (of the first seed of a stack)."""
+        return self.histories[0]
+
+    @property
+    def last_lr(self) -> float:
+        return self.last_lrs[0]
+
+    def net(self, k: int = 0) -> torch.nn.Module:
+        """Replica ``k``'s net as an ordinary module (seed ``k``'s, by position)."""
+        return self.nets.net(k)
 
     def reset_metrics(self) -> None:
         """Start a new period: zero the training sums (in place) and restart its clock."""
@@ -101,22 +151,19 @@ class Run:
         self._seen = 0
         self._period_start = time.perf_counter()
 
-    def period_loss(self) -> float:
-        """The mean training loss of the steps since the last :meth:`reset_metrics` (reads
-        the device once)."""
-        return self._loss.item() / max(self._seen, 1)
+    def period_loss(self, k: int = 0) -> float:
+        """Replica ``k``'s mean training loss of the steps since the last
+        :meth:`reset_metrics` (reads the device once)."""
+        return self._loss[k].item() / max(self._seen, 1)
 
     def step_tensors(self) -> dict[str, torch.Tensor]:
         """Every device tensor a training step writes, besides the optimiser's state: weights,
         buffers (BN statistics), the metric sums, the step counter on the device and the
         finiteness watch. The whole-step graph saves and restores these around its warm-up,
         and compares them between a replay and an eager step."""
-        tensors = {f"model.{n}": t for n, t in self.model.named_parameters()}
-        tensors.update({f"model.{n}": t for n, t in self.model.named_buffers()})
-        tensors.update({"train loss sum": self._loss, "training errors": self._errors,
-                        "warm-up window errors": self._window_errors,
-                        "step counter": self._step_t, "first non-finite step": self._watch.tensor})
-        return tensors
+        return {**self.nets.tensors(), "train loss sum": self._loss,
+                "training errors": self._errors, "warm-up window errors": self._window_errors,
+                "step counter": self._step_t, "first non-finite step": self._watch.tensor}
 
     @property
     def uses_cuda_graphs(self) -> bool:
@@ -127,8 +174,9 @@ class Run:
     @property
     def compile(self) -> bool | str:
         """The compile setting this run uses (``"auto"`` resolved, see
-        :func:`reslab.training.compilation.choose`)."""
-        return choose_compile(self.config.compile, self.device, self.config.iterations)
+        :func:`reslab.training.compilation.choose`); seeds trained together use none."""
+        return False if self.stacked else choose_compile(self.config.compile, self.device,
+                                                         self.config.iterations)
 
     @property
     def shares_graph_pool(self) -> bool:
@@ -140,54 +188,52 @@ class Run:
     def trained_this_period(self) -> bool:
         return self._seen > 0
 
-    def _autocast(self):
-        return autocast(self.device, self.amp_dtype)
+    def batch(self, step: int, made: dict[int, Any] | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The run's training batch of ``step``: its loader's, or each seed's own, stacked.
+        ``made`` keeps the batches made this step by loader, so a sweep makes one."""
+        made = {} if made is None else made
+        for loader in self.loaders:
+            if id(loader) not in made:
+                made[id(loader)] = loader.batch(step)
+        return self.nets.inputs([made[id(loader)] for loader in self.loaders])
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """One SGD step on batch ``(x, y)``; the learning rate follows :func:`lr_at`."""
+    def train_step(self, x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> None:
+        """One SGD step on batch ``(x, y)`` (default: the step the run was given, on this
+        step's batch); the learning rate follows :func:`lr_at`."""
+        if x is None and self.whole_step is not None:
+            self.whole_step(self.step)
+            return
+        if x is None:
+            x, y = self.batch(self.step)
         self.begin_step()
         self.sgd_step(x, y)
-        self.end_step(len(y))
+        self.end_step(y.shape[-1])
 
     def begin_step(self) -> None:
-        """The host's part before a step: set the learning rate (in place when it is a device
-        tensor), and train mode when an evaluation left the model in eval mode."""
-        lr = self.last_lr = lr_at(self.config, self.step, self.warming)
-        for group in self.optimizer.param_groups:
-            if isinstance(group["lr"], torch.Tensor):
-                group["lr"].fill_(lr)
-            else:
-                group["lr"] = lr
+        """The host's part before a step: set the learning rates, and train mode when an
+        evaluation left the nets in eval mode."""
+        self.last_lrs = [lr_at(c, self.step, w) for c, w in zip(self.configs, self.warming)]
+        self.nets.set_learning_rates(self.last_lrs)
         if not self._in_train_mode:  # the first step, or the first after an evaluation
-            self.model.train()       # every submodule: a prebuilt net's may be in eval mode
+            self.nets.train_mode(True)
             self._in_train_mode = True
 
     def sgd_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Forward, loss, backward, SGD update and the metric sums: device work only, with no
         host read (so :mod:`reslab.training.fastpath` can capture it as part of a CUDA graph)."""
-        with self._autocast():
-            logits = self.forward(x)
-            loss = F.cross_entropy(logits, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is None:
-            loss.backward()
-            self.optimizer.step()
-        else:  # fp16: scale the loss, skip steps whose gradients overflowed
-            self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        wrong = (logits.argmax(1) != y).sum()
-        self._loss += loss.detach().float() * len(y)
+        losses, wrong = self.nets.sgd_step(x, y)
+        self._loss += losses * y.shape[-1]
         self._errors += wrong
         self._window_errors += wrong
         self._step_t += 1
-        self._watch.observe(loss, self._step_t)  # on the device; read at each evaluation
+        self._watch.observe(losses, self._step_t)  # on the device; read at each evaluation
 
     def end_step(self, n: int) -> None:
-        """The host's part after a step of ``n`` images: counters, and the warm-up rule."""
+        """The host's part after a step of ``n`` images per replica: counters, warm-up."""
         self._seen += n
         self.step += 1
-        if self.warming:
+        if any(self.warming):
             self._check_warmup(n)
 
     def _check_warmup(self, n: int) -> None:
@@ -195,90 +241,108 @@ class Run:
 
         The error is the mean over the last ``warmup_window`` iterations (50 x 128 images:
         about 0.6% of noise), so the rule reads a trend, as the paper's "about 400
-        iterations" implies, not the luck of a few batches. Images are counted as each
-        process saw them (a batch need not split evenly).
+        iterations" implies, not the luck of a few batches; each seed of a stack has its own.
+        Images are counted as each process saw them (a batch need not split evenly).
         """
         self._window_seen += n
         if self._window_seen >= window_images(self.config):
-            errors, seen = distributed.sum_across(torch.stack([
-                self._window_errors, self._count(self._window_seen)])).tolist()
+            *errors, seen = distributed.sum_across(torch.cat([
+                self._window_errors, self._count(self._window_seen).view(1)])).tolist()
             self._window_errors.zero_()
             self._window_seen = 0
-            self.warming = still_warming(self.config, errors, seen)
+            self.warming = [w and still_warming(self.config, e, seen)
+                            for w, e in zip(self.warming, errors)]
 
     def _count(self, n: int) -> torch.Tensor:
         """``n`` as a float tensor on the device, to be summed with the metric sums."""
         return torch.tensor(float(n), device=self.device)
 
     @torch.no_grad()
-    def evaluate(self, images: torch.Tensor, labels: torch.Tensor,
-                 loader: DeviceLoader) -> tuple[float, float]:
-        """Loss and error on this process's share of ``images`` (summed over processes)."""
-        self.model.eval()
+    def evaluate(self, images: torch.Tensor, labels: torch.Tensor) -> list[tuple[float, float]]:
+        """Each replica's loss and error on this process's share of ``images`` (summed over
+        processes)."""
+        self.nets.train_mode(False)
         self._in_train_mode = False
-        totals = torch.zeros(3, device=self.device)
-        for x, y in eval_batches(images, labels, loader):
-            with self._autocast():
-                logits = self.model(x)  # not the DDP wrapper: no collectives while evaluating
-            totals[0] += F.cross_entropy(logits.float(), y, reduction="sum")
-            totals[1] += (logits.argmax(1) != y).sum()
-            totals[2] += len(y)
-        loss, errors, n = distributed.sum_across(totals).tolist()
-        return loss / n, errors / n
+        k = len(self.configs)
+        totals = torch.zeros(2 * k + 1, device=self.device)
+        for x, y in eval_batches(images, labels, self.loaders[0]):
+            with autocast(self.device, self.amp_dtype):
+                logits = self.nets.logits(x).float()
+            for i in range(k):
+                totals[i] += torch.nn.functional.cross_entropy(logits[i], y, reduction="sum")
+            totals[k:2 * k] += (logits.argmax(2) != y).sum(1)
+            totals[2 * k] += len(y)
+        *sums, n = distributed.sum_across(totals).tolist()
+        return [(loss / n, errors / n) for loss, errors in zip(sums[:k], sums[k:])]
 
-    def end_period(self, eval_images: torch.Tensor, eval_labels: torch.Tensor,
-                   loader: DeviceLoader) -> dict[str, float]:
-        """Read the period's metrics, evaluate, record, checkpoint. Raises on divergence."""
-        sums = distributed.sum_across(torch.stack([self._loss, self._errors,
-                                                   self._count(self._seen)]))
-        seen = int(sums[2].item())  # every process's own count: a batch may split unevenly
-        train_loss, train_error = (sums[:2] / max(seen, 1)).tolist()
+    def end_period(self, eval_images: torch.Tensor,
+                   eval_labels: torch.Tensor) -> list[dict[str, float]]:
+        """Read the period's metrics, evaluate, record, checkpoint; each replica's record.
+        Raises on divergence."""
+        k = len(self.configs)
+        sums = distributed.sum_across(torch.cat([self._loss, self._errors,
+                                                 self._count(self._seen).view(1)]))
+        seen = int(sums[-1].item())  # every process's own count: a batch may split unevenly
+        train = (sums[:-1].view(2, k) / max(seen, 1)).T.tolist()
         seconds = time.perf_counter() - self._period_start
-        self._check_finite(train_loss)
-        eval_loss, eval_error = self.evaluate(eval_images, eval_labels, loader)
-        record = period_record(self.step, loader.steps_per_epoch, self.last_lr, train_loss,
-                               train_error, eval_loss, eval_error, seconds, seen)
-        self.history.records.append(record)
-        self.history.meta["wall_seconds"] = self.history.meta.get("wall_seconds", 0) + seconds
+        self._check_finite([loss for loss, _ in train])
+        evaluated = self.evaluate(eval_images, eval_labels)
+        records = []
+        for lr, history, (train_loss, train_error), (eval_loss, eval_error) in zip(
+                self.last_lrs, self.histories, train, evaluated):
+            records.append(period_record(self.step, self.loaders[0].steps_per_epoch, lr,
+                                         train_loss, train_error, eval_loss, eval_error,
+                                         seconds, seen))
+            history.records.append(records[-1])
+            history.meta["wall_seconds"] = history.meta.get("wall_seconds", 0) + seconds
         self.save()
         self.reset_metrics()
-        return record
+        return records
 
-    def _check_finite(self, train_loss: float) -> None:
-        """Stop if a step's loss, a parameter or a buffer is NaN/inf: never checkpoint it."""
+    def _check_finite(self, train_losses: list[float]) -> None:
+        """Stop if a step's loss, a parameter, a buffer or an optimiser tensor of any replica
+        is NaN/inf: never checkpoint it."""
         since = self.history.last("step") if self.history.records else 0
-        check_finite(self.label, self._watch, [train_loss], self.step, since,
-                     lambda: first_nonfinite_state(self.model, self.optimizer), self.folder,
-                     self.process.is_main)
+        check_finite(self.label, self._watch, train_losses, self.step, since,
+                     self.nets.first_nonfinite, self.folder, self.process.is_main)
 
     def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps, in the layout each kind has always had: one net's
+        (``label``, ``config``, ``model``, ``optimizer`` ...) or a stack of seeds' (``kind:
+        "seeds"``, ``configs``, ``params``, ``buffers``, ``momentum`` ...)."""
+        if self.stacked:
+            return {"reslab_checkpoint": 1, "kind": "seeds", "step": self.step,
+                    "configs": [asdict(c) for c in self.configs], "warming": self.warming,
+                    **self.nets.weights_state(),
+                    "histories": [asdict(h) for h in self.histories],
+                    "rng": rng_state(self.device)}
+        weights = self.nets.weights_state()
         state = {"reslab_checkpoint": 1, "label": self.label, "config": asdict(self.config),
-                 "step": self.step, "warming": self.warming, "model": self.model.state_dict(),
-                 "model_build": self.build_options,
-                 "optimizer": _host_lr(self.optimizer.state_dict()), "rng": rng_state(self.device),
-                 "history": asdict(self.history)}
-        if self.scaler is not None:
-            state["grad_scaler"] = self.scaler.state_dict()
-        return state
+                 "step": self.step, "warming": self.warming[0], "model": weights.pop("model"),
+                 "model_build": self.build_options, "optimizer": weights.pop("optimizer"),
+                 "rng": rng_state(self.device), "history": asdict(self.history)}
+        return {**state, **weights}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`state_dict`, wherever ``torch.load`` mapped its tensors."""
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scaler is not None and "grad_scaler" in state:
-            self.scaler.load_state_dict(state["grad_scaler"])
-        self.step, self.warming = state["step"], state["warming"]
+        self.nets.load_weights(state)
+        self.step = state["step"]
+        self.warming = list(state["warming"]) if self.stacked else [state["warming"]]
         self._step_t.fill_(self.step)
-        self.history = History(**state["history"])
+        histories = state["histories"] if self.stacked else [state["history"]]
+        self.histories = [History(**h) for h in histories]
         # RNG states must be CPU ByteTensors, wherever map_location put the checkpoint
         set_rng_state(state["rng"], self.device)
 
     def save(self) -> None:
-        """Checkpoint and history JSON (main process only; atomic writes)."""
+        """Checkpoint and history JSON (main process only; atomic writes): ``history.json``,
+        or one ``history-seed<k>.json`` per seed."""
         if self.folder is None or not self.process.is_main:
             return
         save_checkpoint(self.folder, self.state_dict())
-        self.history.save(self.folder / "history.json")
+        for config, history in zip(self.configs, self.histories):
+            name = f"history-seed{config.seed}.json" if self.stacked else "history.json"
+            history.save(self.folder / name)
 
     def resume(self) -> bool:
         """Load the newest checkpoint in ``folder``, if any; refuses a different config."""
@@ -289,25 +353,20 @@ class Run:
         state = load_latest(self.folder, map_location="cpu")
         if state is None:
             return False
-        changed = config_changes(state["config"], self.config)
-        if changed:
-            raise ValueError(f"{self.folder} holds a run with a different config "
-                             f"({', '.join(changed)} differ); use another output folder")
+        if self.stacked:
+            if state.get("kind") != "seeds" or state["configs"] != [
+                    asdict(c) for c in self.configs]:
+                raise ValueError(f"{self.folder} holds another run; use another output folder")
+        else:
+            changed = config_changes(state["config"], self.config)
+            if changed:
+                raise ValueError(f"{self.folder} holds a run with a different config "
+                                 f"({', '.join(changed)} differ); use another output folder")
         self.load_state_dict(state)
         return True
 
 
-
-def _host_lr(state: dict[str, Any]) -> dict[str, Any]:
-    """An optimiser state with its learning rates as numbers (the fast path keeps them in
-    device tensors), so that checkpoints do not depend on the path that wrote them."""
-    for group in state["param_groups"]:
-        if isinstance(group["lr"], torch.Tensor):
-            group["lr"] = group["lr"].item()
-    return state
-
-
-# What a single run and a batch of seeds (reslab.training.seeds) share: one copy of each.
+# A run's history records, warm-up rule and finiteness check.
 
 def new_history(label: str, config: TrainConfig, data: ImageDataset, device: torch.device,
                 amp_dtype: torch.dtype | None, **meta: Any) -> History:
@@ -370,19 +429,3 @@ def _diverged(label: str, what: str, folder: Path | None, is_main: bool) -> None
     raise TrainingDiverged(f"{label} diverged {what}; {kept}. Lower the learning "
                            "rate or use the warm-up (warmup='on')")
 
-
-def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
-    """The random-number state a checkpoint keeps: the CPU generator's, and the device's
-    generator's on CUDA (dropout-like draws, e.g. stochastic depth, happen there)."""
-    rng = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        rng["cuda"] = torch.cuda.get_rng_state(device)
-    return rng
-
-
-def set_rng_state(rng: dict[str, torch.Tensor], device: torch.device) -> None:
-    """Restore :func:`rng_state` (RNG states must be CPU ByteTensors, wherever
-    ``map_location`` put the checkpoint)."""
-    torch.set_rng_state(rng["torch"].cpu())
-    if "cuda" in rng and device.type == "cuda":
-        torch.cuda.set_rng_state(rng["cuda"].cpu(), device)

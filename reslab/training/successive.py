@@ -30,13 +30,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from reslab.models import build_model
 from reslab.models.network import StagedNet, classifier
 from reslab.models.shortcuts import ZeroPadShortcut
 from reslab.training.budget import Budget
 from reslab.training.config import config_from
 from reslab.training.history import History
 from reslab.training.loop import default_folder, fit, prepare_data
+from reslab.training.replicas import build_net
 from reslab.validate import check_choice
 
 ORDERS = {"top-down": ((0,), (0, 1), (0, 1, 2)), "bottom-up": ((2,), (1, 2), (0, 1, 2))}
@@ -119,9 +119,7 @@ def train_successively(model: str = "resnet32", order: str = "bottom-up",
         stage_orders = ORDERS[order]
     base = config_from(budget, model=model, dataset=dataset, **options)
     data = prepare_data(base)
-    torch.manual_seed(base.seed)
-    full = build_model(model, num_classes=data.num_classes, in_channels=data.in_channels,
-                       **base.model_options)
+    full = build_net(base, data)
     stage_orders = check_stage_orders(stage_orders, len(full.stages))
     root = Path(out) if out else default_folder(base, f"{model}-{plan_name(stage_orders)}")
     histories = {}

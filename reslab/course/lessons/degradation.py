@@ -87,12 +87,10 @@ def instability(budget, seed=0, dataset="auto", iterations: int | None = None,
     ``zero_gamma=True``. Evaluated every 10 iterations on 500 test images. ``amp``: the
     precision (``False``: fp32; ``None``: the device's default, bf16 where it is native).
     """
-    import torch
-
-    from reslab.models import build_model
     from reslab.training.budget import get_budget
     from reslab.training.config import config_from
     from reslab.training.loop import default_folder, fit, prepare_data
+    from reslab.training.replicas import build_net
 
     b = get_budget(budget)
     iterations = iterations or (b.iterations if b.name == "smoke" else 60)
@@ -109,9 +107,7 @@ def instability(budget, seed=0, dataset="auto", iterations: int | None = None,
         models.append(None)
     data = prepare_data(configs[0])
     if zero_gamma is not None:
-        torch.manual_seed(seed)
-        models[-1] = zero_gamma(build_model("resnet56", num_classes=data.num_classes,
-                                            in_channels=data.in_channels))
+        models[-1] = zero_gamma(build_net(configs[-1], data))
     labels = list(CURES)
     folders = [default_folder(c, f"resnet56-cure{i}") for i, c in enumerate(configs)]
     resume = zero_gamma is None  # a reader's own init function is trained afresh

@@ -85,15 +85,14 @@ def check_sweep(ctx: Context) -> Result:
 def check_seeds(ctx: Context) -> Result:
     """Seeds trained together: seed 1 of the batch follows the solo run with seed 1, in fp32
     without TF32 (a grouped convolution and a plain one sum in different orders)."""
-    from reslab.training.seeds import SeedBatch
+    from reslab.training.seeds import seed_run
     configs = [ctx.config(seed=s, amp=False, channels_last=False) for s in (0, 1)]
     with no_tf32():
-        batch = SeedBatch(configs, ctx.data, ctx.device)
-        for _ in range(4):
-            batch.train_step()
+        batch = seed_run(configs, ctx.data, ctx.device)
+        train_steps([batch], None, 4)
         solo = trained_weights(ctx, 4, seed=1, amp=False, channels_last=False,
                                cuda_graph=False)
-    together = [t.float().cpu() for t in batch.model(1).state_dict().values()]
+    together = [t.float().cpu() for t in batch.net(1).state_dict().values()]
     status, detail = verdict(largest_difference(together, solo), 1e-2 if ctx.cuda else 1e-4,
                              "seed 1 of 2 vs its solo run, 4 steps, fp32")
     return Result("seeds together vs solo", status, detail)

@@ -61,15 +61,13 @@ def check_speed_compiled(ctx: Context) -> Result:
 
 def check_seeds_speed(ctx: Context) -> Result:
     """Five ResNet-20 seeds batched as one model vs one eager run: steps/s of each."""
-    from reslab.training.seeds import SeedBatch
+    from reslab.training.seeds import seed_run
     configs = [ctx.config(seed=s, iterations=64_000) for s in range(5)]
-    batch = SeedBatch(configs, ctx.data, ctx.device)
-    for _ in range(3):
-        batch.train_step()
+    batch = seed_run(configs, ctx.data, ctx.device)
+    train_steps([batch], None, 3)
     synchronize(ctx.device)
     start = time.perf_counter()
-    for _ in range(30):
-        batch.train_step()
+    train_steps([batch], None, 30)
     synchronize(ctx.device)
     together = 30 / (time.perf_counter() - start)
     alone, _ = steps_per_s(ctx, ctx.config(iterations=64_000, cuda_graph=False), steps=30)

@@ -11,41 +11,45 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from reslab.data import ImageDataset
 from reslab.tools.selftest.records import Context
-from reslab.training import distributed, fastpath
+from reslab.training import distributed, fastpath, loop
 from reslab.training.config import TrainConfig
 from reslab.training.device import pick_device
-from reslab.training.loop import join_streams, make_loader, side_streams, train_all
-from reslab.training.run import Run
+from reslab.training.replicas import channels_last
+from reslab.training.run import Run, make_loader
 
 
 def build_runs(configs: Sequence[TrainConfig], data: ImageDataset) -> tuple[list[Run], Any]:
-    """Runs as ``fit`` makes them (whole-step graphs attached where they apply), and their
-    shared loader."""
+    """Runs as ``fit`` makes them (whole-step graphs where they apply), and their shared
+    loader."""
     device = pick_device(configs[0].device)
-    runs = [Run(f"{c.model}-{i}", c, data, device, None) for i, c in enumerate(configs)]
-    loader = make_loader(configs[0], data, device, distributed.Process(), runs[0].channels_last)
-    fastpath.attach(runs, loader)
+    loader = make_loader(configs[0], data, device, distributed.Process(),
+                         channels_last(configs[0]))
+    runs = [Run(f"{c.model}-{i}", c, data, device, None, loader=loader,
+                whole_step=fastpath.when_supported)
+            for i, c in enumerate(configs)]
     return runs, loader
 
 
 def train_steps(runs: Sequence[Run], loader: Any, steps: int, period: int = 0,
                 streams: list | None | str = "auto") -> list[list]:
-    """Train ``steps`` steps; every ``period`` steps, each run's mean training loss so far.
+    """Train ``steps`` steps with the trainer's loop; every ``period`` steps, each run's mean
+    training loss so far. ``loader``: the runs' shared loader (they hold it already).
 
     ``streams``: "auto" gives a sweep the trainer's side streams on CUDA; None, one stream.
     The default stream waits for every side stream before anything is read (and at the end),
     so weights read afterwards are the trained ones.
     """
-    streams = side_streams(runs, runs[0].device) if streams == "auto" else streams
+    streams = loop.side_streams(runs, runs[0].device) if streams == "auto" else streams
     curves: list[list[float]] = [[] for _ in runs]
-    for s in range(runs[0].step, runs[0].step + steps):
-        train_all(runs, s, loader, streams)
-        if period and (s + 1) % period == 0:
-            join_streams(streams, runs[0].device)
+    step, end = runs[0].step, runs[0].step + steps
+    while step < end:
+        stop = min(end, (step // period + 1) * period) if period else end
+        loop.train_steps(runs, step, stop, streams)
+        if period and stop % period == 0:
             for run, curve in zip(runs, curves):
                 curve.append(run.period_loss())
                 run.reset_metrics()
-    join_streams(streams, runs[0].device)
+        step = stop
     return curves
 
 
