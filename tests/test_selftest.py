@@ -155,15 +155,15 @@ def test_the_correctness_core_comes_first_then_eager_vs_graphed():
 def test_fp32_comparisons_run_without_tf32_and_leave_it_as_it_was(monkeypatch):
     import torch
 
-    from reslab.training.seeds import SeedBatch
+    from reslab.training.run import Run
     seen = []
-    real = SeedBatch.train_step
+    real = Run.train_step
 
-    def step(self, *args, **kwargs):
+    def step(self, *args, **kwargs):   # the seeds' steps and the solo run's alike
         seen.append((torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32))
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(SeedBatch, "train_step", step)
+    monkeypatch.setattr(Run, "train_step", step)
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
     ctx = selftest.Context(torch.device("cpu"), float("inf"), selftest.shapes10(256, 64))
     assert selftest.check_seeds(ctx).status == "PASS"
