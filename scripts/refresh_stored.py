@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -87,14 +89,34 @@ def refreshed(path: Path):
     return nb
 
 
+def _checked(path: Path) -> Path:
+    """``path`` if it names one of the course's notebooks 01-08; else exit with one line."""
+    if not (path.is_file() and re.fullmatch(r"0[1-8]_\w+\.ipynb", path.name)):
+        sys.exit(f"refresh_stored: {path} is not one of the course's notebooks "
+                 "(notebooks/01_*.ipynb ... 08_*.ipynb)")
+    return path
+
+
+def _write(nb, path: Path) -> None:
+    """Write ``nb`` over ``path`` in one step: a failure leaves the old notebook whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    nbformat.write(nb, tmp)
+    os.replace(tmp, path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", help="paths (default: notebooks 01-08)")
     args = parser.parse_args()
-    paths = [Path(p) for p in args.notebooks] or sorted(
+    paths = [_checked(Path(p)) for p in args.notebooks] or sorted(
         (ROOT / "notebooks").glob("0[1-8]_*.ipynb"))
     for path in paths:
-        nbformat.write(refreshed(path), path)
+        try:
+            nb = refreshed(path)
+        except (StopIteration, nbformat.reader.NotJSONError, ValueError) as err:
+            sys.exit(f"refresh_stored: {path} is not a course notebook this script can refresh"
+                     f" ({type(err).__name__}: no experiment cell, or not a notebook)")
+        _write(nb, path)
         print(f"{path.name}: {path.stat().st_size / 1024:.0f} KB")
 
 

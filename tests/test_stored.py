@@ -109,3 +109,20 @@ def test_the_medium_column_says_not_run_without_a_set(tmp_path, monkeypatch):
     assert row.kit["kit, quick"] == "1 of 2 (mean +0.50)"
     assert row.kit["kit, medium"] == "not run"
     assert row.against == ["quick"]
+
+
+EMPTY_NOTEBOOK = '{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+
+
+@pytest.mark.parametrize("name, text", [("notes.txt", "x"), ("01_broken.ipynb", "{not json"),
+                                        ("09_extra.ipynb", "{}"),
+                                        ("01_empty.ipynb", EMPTY_NOTEBOOK)])
+def test_refresh_stored_refuses_a_wrong_path_in_one_line_and_keeps_the_file(tmp_path, name,
+                                                                            text):
+    path = tmp_path / name
+    path.write_text(text)
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "refresh_stored.py"),
+                           str(path)], capture_output=True, text=True)
+    assert done.returncode != 0 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert done.stderr.startswith("refresh_stored: ") and path.read_text() == text

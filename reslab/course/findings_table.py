@@ -1,6 +1,6 @@
-"""The committed findings table (``results/findings-<budget>-<device>/``), as a notebook and
-the README show it: its rows as Markdown, one notebook's lines, and the section on the fully
-trained nets (``results/pretrained-akamaster/``). :mod:`reslab.tools.run_findings` writes it.
+"""The committed findings table (``results/findings-<budget>-<device>/FINDINGS.md``): its rows
+as Markdown, and the section on the fully trained nets (``results/pretrained-akamaster/``).
+:mod:`reslab.tools.run_findings` writes it; the README's copy of that section comes from here.
 """
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 
 from reslab.course.lessons.finding import format_value
-from reslab.paths import PRETRAINED, findings_dir, results_dir
+from reslab.paths import PRETRAINED, results_dir
 
 
 def markdown(rows: Sequence[dict], seeds: Sequence[int]) -> str:
@@ -22,15 +22,6 @@ def markdown(rows: Sequence[dict], seeds: Sequence[int]) -> str:
         k = sum(r["holds"].values())
         lines.append("| " + " | ".join([r["notebook"], r["claim"], r["paper"], r["metric"],
                                         *values, f"{k} of {len(r['holds'])}"]) + " |")
-    return "\n".join(lines)
-
-
-def summary(rows: Sequence[dict]) -> str:
-    """One line per finding: the claim, its source, and in how many seeds it holds (README)."""
-    lines = ["| notebook | the paper's finding | holds at the quick budget |", "|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['notebook']} | {r['claim']} ({r['paper']}) | "
-                     f"{sum(r['holds'].values())} of {len(r['holds'])} seeds |")
     return "\n".join(lines)
 
 
@@ -75,22 +66,3 @@ def with_full_schedule(text: str) -> str:
     head = text.split(FULL_BEGIN)[0].rstrip("\n") + "\n"
     section = full_schedule_section()
     return head + ("\n" + section if section else "")
-
-
-def committed(notebook: str, budget: str = "quick", device: str = "cpu") -> str:
-    """The committed findings table's rows for ``notebook``, as lines (or "not yet run")."""
-    path = findings_dir(budget, device) / "findings.json"
-    if not path.exists():
-        return f"findings on the {budget} budget ({device}): not yet run"
-    rows = [r for r in json.loads(path.read_text()) if r["notebook"] == notebook]
-    info = json.loads((path.parent / "run.json").read_text())
-    head = (f"The kit's committed runs ({budget} budget, {info['dataset']}, {info['device']}, "
-            f"torch {info['torch']}, seeds {', '.join(map(str, info['seeds']))}):")
-    lines = [f"  holds in {sum(r['holds'].values())} of {len(r['holds'])} seeds: "
-             f"{r['claim']} ({r['paper']})" for r in rows]
-    full = [r for r in full_schedule_rows() if r["notebook"] == notebook]
-    if full:
-        lines.append(f"The fully trained nets (a public reproduction, results/{FULL_FOLDER}):")
-        lines += [f"  {'holds' if r['holds'] else 'does not hold'}: {r['claim']} ({r['paper']};"
-                  f" {r['metric']} {format_value(r, r['value'])})" for r in full]
-    return "\n".join([head, *lines])

@@ -3,8 +3,8 @@
 The experiment trains 32-layer RoR with 1, 2 and 3 levels of shortcuts (m = 1 is a ResNet with
 projection shortcuts) and RoR-3 with stochastic depth (p_L = 0.5). Its findings are the
 paper's CIFAR results, cited as Tables V-VI: m = 3 is the best level count, and stochastic
-depth makes RoR pay (RoR-3-WRN40-2 4.59% error with SD vs 5.01% without; RoR without SD
-overfits). ``shared/papers/`` holds the paper's first page only, so these numbers are checked
+depth makes RoR pay (RoR-3-WRN40-2 4.59% error with SD vs 5.01% without, CIFAR-10).
+``shared/papers/`` holds the paper's first page only, so these numbers are checked
 against ``SPEC.md``'s transcription, not the tables themselves.
 """
 from __future__ import annotations
