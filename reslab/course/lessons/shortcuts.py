@@ -41,6 +41,6 @@ AGAINST = {  # claim -> why the kit's CIFAR runs can come out against the paper
     "option C is marginally better than B":
         "a claim made on ImageNet with 34-layer nets and the full schedule; on a 20-layer CIFAR "
         "net after a short run, C (a projection on every shortcut, so no identity is left) "
-        "trains worse than B by more than the noise in most seeds. He et al. call C's gain "
-        "marginal and do not use it (Sec. 4.1)",
+        "trains worse than B in the kit's seeds. He et al. call C's gain marginal and do not "
+        "use it (Sec. 4.1)",
 }
