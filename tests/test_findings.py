@@ -128,3 +128,20 @@ def test_course_timing_reads_minutes_per_notebook(tmp_path, monkeypatch):
     assert course_timing.course_minutes(part="default_experiment_seconds") == {"01": 9.0}
     assert "15 minutes" in course_timing.summary() and "notebook 01" in course_timing.summary()
     assert "| 01 | 9.0 | 14.0 |" in course_timing.markdown(info)
+
+
+def test_the_minutes_a_notebook_quotes_are_the_committed_course_timing():
+    """"N minutes on an idle 2-core CPU" in a notebook is its default experiment's time in
+    ``results/course-timing-quick-cpu/``: re-timing the course shows every stale number."""
+    import re
+    from pathlib import Path
+
+    from reslab.course import timing as course_timing
+    committed = course_timing.course_minutes(part="default_experiment_seconds")
+    quoted = {}
+    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("0*.ipynb")):
+        text = "".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"])
+        for minutes in re.findall(r"(\d+\.\d) minutes on an idle 2-core CPU", text):
+            quoted.setdefault(path.name[:2], []).append(float(minutes))
+    assert len(quoted) >= 6, quoted
+    assert {nb: [committed.get(nb)] * len(m) for nb, m in quoted.items()} == quoted
