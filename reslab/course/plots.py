@@ -4,6 +4,7 @@ Functions take plain data (histories, dicts of numbers) and return the matplotli
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -47,7 +48,8 @@ def error_curves(histories: Mapping[str, History], title: str = "", ax=None,
     ax.set_ylabel("error (%)")
     data = _dataset_label(list(histories.values()))
     split = next(iter(histories.values())).meta.get("eval_split", "test") if histories else ""
-    ax.set_title(f"{title} ({data})\ndashed: training error, solid: {split} error")
+    head = textwrap.fill(f"{title} ({data})", 64)   # a long title wraps, not clipped
+    ax.set_title(f"{head}\ndashed: training error, solid: {split} error")
     ax.legend()
     return fig
 

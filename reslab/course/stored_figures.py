@@ -49,7 +49,7 @@ class StoredFigure:
         import matplotlib.pyplot as plt
         fig = self.draw()
         buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=dpi)
+        fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
         plt.close(fig)
         return buffer.getvalue()
 
