@@ -50,6 +50,9 @@ def reproduction() -> str:
     def runs(folder: Path, net: str) -> list[History]:
         return [History.load(p) for p in sorted(folder.glob(f"{net}/history.json"))]
 
+    def every_seed(findings: Path, net: str) -> list[History]:   # 01's runs of a findings set
+        return [h for seed in sorted(findings.glob("seed*")) for h in runs(seed / "01", net)]
+
     quick, medium = findings_dir("quick", "cpu"), findings_dir("medium", "cpu")
     lines = ["| net | paper, full schedule (test error) | kit, full schedule on a GPU | "
              "kit, medium budget on CPU (cifar10-jpeg), mean of seeds: train / test error | "
@@ -63,8 +66,8 @@ def reproduction() -> str:
             f"| {name}", cited,
             _errors(runs(reference_dir("gpu-full-degradation"), net)).replace(
                 "not run", "not run yet"),
-            _errors([h for s in sorted(medium.glob("seed*")) for h in runs(s / "01", net)]),
-            _errors([h for s in sorted(quick.glob("seed*")) for h in runs(s / "01", net)]),
+            _errors(every_seed(medium, net)),
+            _errors(every_seed(quick, net)),
         ]) + " |")
     return "\n".join(lines)
 
