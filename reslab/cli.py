@@ -94,6 +94,7 @@ def _models(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from reslab.training.checkpoint import LATEST, PREVIOUS
+    from reslab.training.distributed import current_process
     from reslab.training.loop import default_folder, fit
 
     config = _train_config(args)
@@ -104,7 +105,8 @@ def _train(args: argparse.Namespace) -> int:
                          "another --out")
     history = fit([config], [args.model], [out], data, resume=args.resume,
                   progress=not args.quiet)[0]
-    print(f"reslab: {history.summary()}; history in {out / 'history.json'}")
+    if current_process().is_main:  # under torchrun, one line for the job, not one a process
+        print(f"reslab: {history.summary()}; history in {out / 'history.json'}")
     return 0
 
 
@@ -140,10 +142,11 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 def _train_data(args: argparse.Namespace,
                 config: TrainConfig) -> tuple[ImageDataset, TrainConfig]:
     """The dataset, checked against the config; the config with its length in iterations."""
+    from reslab.training.distributed import current_process
     from reslab.training.loop import prepare_data
     from reslab.validate import check_data
 
-    data = prepare_data(config)
+    data = prepare_data(config, verbose=current_process().is_main)
     check_data(config, data)  # classes, channels, batch size: before --epochs is converted
     if args.epochs or args.iterations:
         steps_per_epoch = len(data.train_labels) // config.batch_size

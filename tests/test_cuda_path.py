@@ -209,8 +209,8 @@ def test_each_torchrun_process_takes_its_own_gpu(monkeypatch):
     monkeypatch.setattr(torch.nn.parallel, "DistributedDataParallel",
                         lambda model, **kwargs: ddp.append(kwargs) or model)
     process = distributed.Process(rank=1, world_size=2, local_rank=1)
-    distributed.init(process, torch.device("cuda", 1))
-    distributed.wrap(nn.Linear(2, 2), process, torch.device("cuda"))
+    with distributed.joined(process, torch.device("cuda", 1)):  # joined before: kept
+        distributed.wrap(nn.Linear(2, 2), process, torch.device("cuda"))
     assert chosen == [torch.device("cuda", 1)]
     assert ddp[0]["device_ids"] == [1]
 

@@ -10,6 +10,8 @@ process on one GPU would; Ioffe & Szegedy 2015 define BN over the mini-batch).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -44,13 +46,25 @@ def local_device(device: torch.device, process: Process) -> torch.device:
     return device
 
 
-def init(process: Process, device: torch.device) -> None:
-    """Make ``device`` this process's current GPU, and join the process group (once) when
-    running under torchrun with several processes."""
+@contextmanager
+def joined(process: Process, device: torch.device) -> Iterator[None]:
+    """Make ``device`` this process's current GPU and, under torchrun with several processes,
+    join the process group for the duration, leaving it at the end.
+
+    Leaving matters: a process that exits still in a gloo group may abort (SIGABRT) in
+    interpreter finalisation, when gloo's worker threads release tensors they still hold
+    (pytorch/pytorch#179291). A group joined before (by the caller) is left as it is.
+    """
     if device.type == "cuda":
         torch.cuda.set_device(device)  # NCCL and the caching allocator use the current GPU
-    if process.distributed and not dist.is_initialized():
+    joins = process.distributed and not dist.is_initialized()
+    if joins:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        yield
+    finally:
+        if joins:
+            dist.destroy_process_group()
 
 
 def sum_across(tensor: torch.Tensor) -> torch.Tensor:
@@ -80,8 +94,3 @@ def wrap(model: torch.nn.Module, process: Process, device: torch.device) -> torc
         return torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index],
                                                          output_device=device.index)
     return torch.nn.parallel.DistributedDataParallel(model)
-
-
-def shutdown() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()

@@ -77,8 +77,8 @@ def fit(configs: Sequence[TrainConfig], labels: Sequence[str], folders: Sequence
     base, process = configs[0], distributed.current_process()
     device = pick_device(base.device, process.local_rank)
     with deterministic(base.deterministic, device), \
-            cudnn_autotune(not base.deterministic, device):  # chosen in warm-up, pre-capture
-        distributed.init(process, device)
+            cudnn_autotune(not base.deterministic, device), \
+            distributed.joined(process, device):  # cudnn: chosen in warm-up, pre-capture
         data = data if data is not None else prepare_data(base, verbose=process.is_main)
         for config in configs:
             check_data(config, data)  # classes, channels, batch size: before any training
